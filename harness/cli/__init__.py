@@ -1,0 +1,49 @@
+"""The ``bench`` command. Every user-facing failure is one line on stderr and a non-zero exit:
+2 for bad input (flags, files, directories, models), 1 for a run that failed midway, 130 for Ctrl-C."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from harness import __version__
+from harness.engines.base import EngineError
+from harness.errors import UserError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="budgetbench")
+def cli() -> None:
+    """budgetbench: how well do test-time length-control methods steer a model's thinking?"""
+
+
+def _register() -> None:
+    from harness.cli.listing import methods, tasks
+    from harness.cli.run import run
+
+    for command in (run, tasks, methods):
+        cli.add_command(command)
+    try:
+        from harness.cli.report import report
+    except ImportError:  # pragma: no cover - report has optional plotting dependencies
+        return
+    cli.add_command(report)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        code = cli.main(args=argv, prog_name="bench", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (UserError, EngineError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    sys.exit(code or 0)

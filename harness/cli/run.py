@@ -1,0 +1,119 @@
+"""``bench run``: generate, grade and store one sweep of a method over budgets."""
+
+from __future__ import annotations
+
+import click
+
+from harness.engines import ENGINES
+from harness.errors import UserError
+from harness.methods.base import MethodConfig
+from harness.session import RunConfig, execute, parse_csv_ints, split_budgets
+
+
+def _unescape(value: str | None) -> str | None:
+    """Let delimiters be typed on a command line: ``\\n`` and ``\\t`` become real characters."""
+    return None if value is None else value.replace("\\n", "\n").replace("\\t", "\t")
+
+
+@click.command("run")
+@click.option("--task", required=True, help="Task name (bench tasks), a module:TASK reference or a .py plugin file.")
+@click.option("--model", required=True, help="Hugging Face model id or local model directory.")
+@click.option("--method", default="budget_forcing", show_default=True, help="Length-control method (bench methods).")
+@click.option("--budgets", default=None, help="Comma-separated budgets in the method's unit, e.g. 512,2048,8192.")
+@click.option("--waits", default="0", show_default=True, help="Extensions: times the end of thinking is suppressed, e.g. 0,1,2.")
+@click.option("--wait-string", default="Wait", show_default=True, help="Text appended on each extension.")
+@click.option("--answer-tokens", type=click.IntRange(min=1), default=1024, show_default=True, help="Token budget of the answer after thinking.")
+@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per problem and budget.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed; each sample gets its own seed from it.")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Run only the first N problems.")
+@click.option("--output", "--output-path", "output", default=None, help="Results directory [default: results/TASK/MODEL/METHOD].")
+@click.option("--data-dir", default=None, help="Local data folder laid out like shared/data (else $BUDGETBENCH_DATA_DIR, else the hub).")
+@click.option("--engine", default="hf", show_default=True, help=f"Inference engine: {', '.join(ENGINES)}.")
+@click.option("--dtype", default="auto", show_default=True, help="auto, float32, float16 or bfloat16.")
+@click.option("--device", default=None, help="hf engine: torch device [default: cuda if available, else cpu].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="hf engine: rows per generate call.")
+@click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="Context length [default: the model's].")
+@click.option("--revision", default=None, help="Model revision on the hub.")
+@click.option("--trust-remote-code", is_flag=True, help="Allow custom model code from the hub.")
+@click.option("--thinking-format", default="auto", show_default=True, help="auto (from the tokenizer), s1 or think.")
+@click.option("--thinking-start", default=None, help="Override: text that opens thinking (\\n allowed).")
+@click.option("--thinking-end", default=None, help="Override: end-of-thinking delimiter (may span tokens).")
+@click.option("--answer-prefix", default=None, help="Override: text written after a forced end [s1: '\\nFinal Answer:'].")
+@click.option("--grade-timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds per answer comparison.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def run(**opts: object) -> None:
+    """Run METHOD over BUDGETS on TASK with MODEL; rerunning the same command resumes."""
+    config = _config(opts)
+    outcome = execute(config)
+    s = outcome.stats
+    click.echo(f"{s.finished} samples generated, {s.skipped} already on disk, {s.rounds} rounds, "
+               f"{s.seconds:.1f}s -> {outcome.output}")
+    click.echo(summary_table(outcome.records))
+
+
+def _config(o: dict) -> RunConfig:
+    budgets = split_budgets(o["budgets"]) if o["budgets"] is not None else ()
+    waits = parse_csv_ints(str(o["waits"]), "--waits", minimum=0)
+    if o["engine"] not in ENGINES:
+        raise UserError(f"unknown engine '{o['engine']}': choose one of {', '.join(ENGINES)}")
+    method_config = MethodConfig(
+        answer_tokens=o["answer_tokens"],
+        wait_string=_unescape(o["wait_string"]) or "",
+        temperature=o["temperature"],
+        top_p=o["top_p"],
+    )
+    engine_options = {
+        "dtype": o["dtype"],
+        "device": o["device"],
+        "batch_size": o["batch_size"],
+        "max_model_len": o["max_model_len"],
+        "revision": o["revision"],
+        "trust_remote_code": o["trust_remote_code"],
+    }
+    return RunConfig(
+        task=o["task"],
+        model=o["model"],
+        method=o["method"],
+        budgets=budgets,
+        waits=waits,
+        samples=o["samples"],
+        seed=o["seed"],
+        limit=o["limit"],
+        output=o["output"],
+        data_dir=o["data_dir"],
+        engine=o["engine"],
+        engine_options=engine_options,
+        method_config=method_config,
+        thinking_format=o["thinking_format"],
+        format_overrides={
+            "thinking_start": _unescape(o["thinking_start"]),
+            "thinking_end": _unescape(o["thinking_end"]),
+            "answer_prefix": _unescape(o["answer_prefix"]),
+        },
+        grade_timeout=o["grade_timeout"],
+        progress=not o["no_progress"],
+    )
+
+
+def summary_table(records: list[dict]) -> str:
+    """Per-budget accuracy, mean thinking tokens and share of forced ends, as a terminal table."""
+    import pandas as pd
+
+    if not records:
+        return "(no records)"
+    df = pd.DataFrame(records)
+    df["budget"] = df["budget"].astype(str)
+    groups = df.groupby(["budget", "waits"], sort=False)
+    table = pd.DataFrame(
+        {
+            "n": groups.size(),
+            "accuracy": groups["correct"].mean().mul(100).round(1),
+            "thinking_tokens": groups["thinking_tokens"].mean().round(1),
+            "forced_end": groups["forced_end"].mean().mul(100).round(1),
+            "unextractable": groups["extracted"].apply(lambda s: s.isna().mean() * 100).round(1),
+        }
+    ).reset_index()
+    table = table.rename(columns={"accuracy": "acc %", "forced_end": "forced %", "unextractable": "no answer %"})
+    return table.to_string(index=False)

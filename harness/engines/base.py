@@ -1,0 +1,83 @@
+"""The engine protocol: one batched call per round, token ids in, token ids out.
+
+An engine takes every live request of a round at once and returns, for each, the generated
+token ids, their text and why generation stopped. Methods never call an engine themselves;
+the runner does, so batching is the engine's job (as in lm-eval's ``generate_until``).
+
+Stop semantics shared by all engines: ``Completion.token_ids`` run up to and including the
+token that completed a stop string or that is a stop token id, so that prompt + token_ids is
+exactly the context the model saw; ``text`` is the decoding of those ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+from harness.types import GenRequest, GenResult
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """What methods need from a tokenizer. Text is tokenized only for constant strings
+    (prompts, delimiters, extension strings); generated text is never re-tokenized."""
+
+    eos_token_ids: tuple[int, ...]
+    chat_template: str | None
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+    def vocab(self) -> dict[str, int]: ...
+
+    def render_chat(self, user_message: str) -> str: ...
+
+
+@dataclass
+class EngineStats:
+    """Work counters, for benchmarks and the progress bar."""
+
+    calls: int = 0
+    requests: int = 0
+    prefill_tokens: int = 0  # prompt tokens sent (an upper bound on what a prefix cache prefills)
+    decode_tokens: int = 0  # tokens generated
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class Engine(Protocol):
+    name: str
+    tokenizer: Tokenizer
+    max_model_len: int | None
+    stats: EngineStats
+
+    def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+
+class EngineError(RuntimeError):
+    """An engine failed in a way the user can act on (message says how)."""
+
+
+class MissingExtraError(EngineError):
+    def __init__(self, package: str, extra: str):
+        super().__init__(
+            f"this engine needs the '{package}' package: install it with "
+            f"pip install 'budgetbench[{extra}]'"
+        )
+
+
+def stop_tail_tokens(stop: Sequence[str]) -> int:
+    """How many trailing tokens to decode to see any of ``stop`` (a token is at least 1 char)."""
+    return max((len(s) for s in stop), default=0) + 1
+
+
+def find_stop_string(tail_text: str, stop: Sequence[str]) -> str | None:
+    """The stop string that occurs in ``tail_text``, if any (first in ``stop`` order)."""
+    for s in stop:
+        if s and s in tail_text:
+            return s
+    return None

@@ -1,0 +1,106 @@
+"""A scripted engine: a real Engine whose "model" is a Python function of the context text.
+
+Tests use it to pin method semantics exactly (as Inspect's mock model does): the policy says
+what the model would write next; the engine applies ``max_tokens``, stop token ids and stop
+strings exactly as a real engine does, on a character-level tokenizer whose special tokens
+(and only those) are single tokens. A delimiter that is not registered as special spans
+several tokens, which is how tests split a delimiter across tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from harness.engines.base import EngineStats, find_stop_string, stop_tail_tokens
+from harness.types import Completion, GenRequest, GenResult
+
+EOS = "<eos>"
+
+
+class CharTokenizer:
+    """One token per character; each special string is one token (ids 0..k-1)."""
+
+    def __init__(self, specials: Sequence[str] = (EOS,), chat_template: str | None = None):
+        self.specials = list(dict.fromkeys([EOS, *specials]))
+        self._special_ids = {s: i for i, s in enumerate(self.specials)}
+        self.eos_token_ids = (self._special_ids[EOS],)
+        self.chat_template = chat_template
+        self._offset = len(self.specials)
+
+    def encode(self, text: str) -> list[int]:
+        ids, i = [], 0
+        ordered = sorted(self.specials, key=len, reverse=True)
+        while i < len(text):
+            for s in ordered:
+                if text.startswith(s, i):
+                    ids.append(self._special_ids[s])
+                    i += len(s)
+                    break
+            else:
+                ids.append(self._offset + ord(text[i]))
+                i += 1
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(self.specials[i] if i < self._offset else chr(i - self._offset) for i in ids)
+
+    def vocab(self) -> dict[str, int]:
+        return dict(self._special_ids)
+
+    def render_chat(self, user_message: str) -> str:
+        return f"<user>{user_message}</user>"
+
+
+Policy = Callable[[str], str]
+
+
+class ScriptedEngine:
+    """``policy(context_text) -> continuation``: what the model would write, up to its EOS."""
+
+    name = "scripted"
+
+    def __init__(self, policy: Policy, tokenizer: CharTokenizer | None = None, max_model_len: int | None = None):
+        self.policy = policy
+        self.tokenizer = tokenizer or CharTokenizer()
+        self.max_model_len = max_model_len
+        self.stats = EngineStats()
+        self.batches: list[int] = []  # number of requests of every call, for tests
+
+    def info(self) -> dict[str, Any]:
+        return {"engine": self.name}
+
+    def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]:
+        if not requests:
+            raise ValueError("generate() got no requests")  # the reference code's crash, made loud
+        self.stats.calls += 1
+        self.batches.append(len(requests))
+        results = []
+        for req in requests:
+            self.stats.requests += 1
+            self.stats.prefill_tokens += len(req.prompt_ids)
+            context = self.tokenizer.decode(req.prompt_ids)
+            wanted = self.tokenizer.encode(self.policy(context))
+            completion = self._apply_stops(wanted, req)
+            self.stats.decode_tokens += len(completion.token_ids)
+            results.append(GenResult((completion,) * req.params.n))
+        return results
+
+    def _apply_stops(self, wanted: list[int], req: GenRequest) -> Completion:
+        p = req.params
+        limit = p.max_tokens
+        if self.max_model_len is not None:
+            limit = min(limit, self.max_model_len - len(req.prompt_ids))
+        out: list[int] = []
+        for token in wanted:
+            if len(out) >= limit:
+                break
+            out.append(token)
+            if token in p.stop_token_ids:
+                return Completion(tuple(out), self.tokenizer.decode(out), "stop", token)
+            if p.stop:
+                tail = self.tokenizer.decode(out[-stop_tail_tokens(p.stop) :])
+                hit = find_stop_string(tail, p.stop)
+                if hit is not None:
+                    return Completion(tuple(out), self.tokenizer.decode(out), "stop", hit)
+        reason = "length" if len(out) >= limit else "stop"  # a policy that ends without EOS: stop
+        return Completion(tuple(out), self.tokenizer.decode(out), reason, None)

@@ -1,0 +1,64 @@
+"""A Hugging Face tokenizer behind the harness's small Tokenizer protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.engines.base import EngineError, MissingExtraError
+
+_DEFAULT_TEMPLATE_WARNING = "has no chat template; the prompt is the question followed by a newline"
+
+
+class HFTokenizer:
+    """Wraps ``transformers.AutoTokenizer``; special tokens are kept when decoding."""
+
+    def __init__(self, hf_tokenizer: Any):
+        self.hf = hf_tokenizer
+        self.chat_template: str | None = getattr(hf_tokenizer, "chat_template", None)
+        eos: list[int] = []
+        if hf_tokenizer.eos_token_id is not None:
+            eos.append(int(hf_tokenizer.eos_token_id))
+        vocab = hf_tokenizer.get_vocab()
+        for name in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<｜end▁of▁sentence｜>"):
+            if name in vocab and vocab[name] not in eos:
+                eos.append(int(vocab[name]))
+        self.eos_token_ids: tuple[int, ...] = tuple(eos)
+        self._vocab = vocab
+
+    @classmethod
+    def load(cls, model: str, revision: str | None = None, trust_remote_code: bool = False) -> HFTokenizer:
+        try:
+            from transformers import AutoTokenizer
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise MissingExtraError("transformers", "hf") from exc
+        try:
+            tok = AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as exc:
+            raise EngineError(f"cannot load the tokenizer of '{model}': {_first_line(exc)}") from exc
+        return cls(tok)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.hf.encode(text, add_special_tokens=False))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.hf.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def vocab(self) -> dict[str, int]:
+        return self._vocab
+
+    def render_chat(self, user_message: str) -> str:
+        """The chat prompt for one user turn, ending where the assistant starts writing."""
+        if not self.chat_template:
+            return user_message + "\n"
+        messages = [{"role": "user", "content": user_message}]
+        return self.hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def model_exists_locally(model: str) -> bool:
+    return Path(model).expanduser().is_dir()

@@ -1,0 +1,9 @@
+"""Errors a user can act on: the CLI prints their message as one line and exits with code 2."""
+
+
+class UserError(Exception):
+    """Bad input (flag, file, directory, model): the message says what to do."""
+
+
+class DataError(UserError):
+    """A task's data is missing, unreadable or malformed."""

@@ -1,0 +1,198 @@
+"""Budget forcing (s1), as a round-based state machine on token ids.
+
+* **Cap.** Thinking gets at most ``budget`` tokens in total: each round asks only for what is
+  left (``budget - thinking_tokens``). On a cut the trace gets a newline (unless the thinking
+  already ends with one), the end-of-thinking delimiter and the format's answer prefix
+  ("Final Answer:"), then one answer phase of at most ``answer_tokens`` tokens.
+* **Extension.** The first ``waits`` times the model ends its thinking (delimiter or end of turn),
+  the delimiter is dropped and the wait string (``Wait``) appended; it counts as thinking. If
+  the wait string no longer fits in the budget, the model's own end stands.
+* A natural end keeps the model's own delimiter tokens and adds nothing else.
+
+Continuations append token ids; generated text is never re-tokenized. A multi-token delimiter
+is found in the generated ids by decoding suffixes, so any tokenization of it works.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, ClassVar, Sequence
+
+from harness.engines.base import Tokenizer
+from harness.formats import ThinkingFormat
+from harness.methods.base import Budget, MethodConfig, Trace
+from harness.types import Completion, GenRequest, GenResult, Problem, SamplingParams
+
+UNCAPPED = "none"
+
+
+class BudgetForcing:
+    name: ClassVar[str] = "budget_forcing"
+    budget_unit: ClassVar[str] = "tokens"
+    description: ClassVar[str] = "s1 budget forcing: cap thinking at N tokens; --waits extends it with 'Wait'"
+
+    def __init__(self, tokenizer: Tokenizer, fmt: ThinkingFormat, config: MethodConfig):
+        self.tok, self.fmt, self.config = tokenizer, fmt, config
+
+    # -- budgets and prompts -------------------------------------------------------------
+    def parse_budget(self, text: str) -> Budget:
+        return _positive_int(text, "a number of thinking tokens")
+
+    def user_message(self, problem: Problem, budget: Budget) -> str:
+        return problem.question
+
+    def thinking_cap(self, trace: Trace) -> int | None:
+        """Maximum thinking tokens of this trace (None: only the context limits it)."""
+        return trace.budget if isinstance(trace.budget, int) else None
+
+    def start(self, problem: Problem, budget: Budget, waits: int, sample: int, seed: int) -> Trace:
+        return Trace(problem, budget, sample, seed, self.prompt_ids(self.user_message(problem, budget)), waits)
+
+    def prompt_ids(self, user_message: str) -> tuple[int, ...]:
+        text = self.tok.render_chat(user_message)
+        if not text.endswith(self.fmt.thinking_start):
+            text += self.fmt.thinking_start
+        return tuple(self.tok.encode(text))
+
+    # -- constant token ids (tokenized once) -----------------------------------------------
+    @cached_property
+    def _delimiter_ids(self) -> list[int]:
+        return self.tok.encode(self.fmt.thinking_end)
+
+    @cached_property
+    def _wait_ids(self) -> list[int]:
+        return self.tok.encode(self.config.wait_string)
+
+    @cached_property
+    def _newline_ids(self) -> list[int]:
+        return self.tok.encode("\n")
+
+    @cached_property
+    def _answer_stops(self) -> tuple[str, ...]:
+        return tuple(s for s in self.fmt.end_of_turn if s not in self.tok.vocab())
+
+    # -- the state machine ---------------------------------------------------------------
+    def next_request(self, trace: Trace) -> GenRequest | None:
+        if trace.phase == "thinking":
+            cap = self.thinking_cap(trace)
+            remaining = 2**31 - 1 if cap is None else cap - len(trace.thinking_ids)
+            if remaining <= 0:  # the cap is reached exactly (e.g. by a wait string)
+                self._force_end(trace)
+                return self.next_request(trace)
+            return self._request(trace, remaining, (self.fmt.thinking_end, *self._answer_stops))
+        if trace.phase == "answer":
+            return self._request(trace, self.config.answer_tokens, self._answer_stops)
+        return None
+
+    def _request(self, trace: Trace, max_tokens: int, stop: tuple[str, ...]) -> GenRequest:
+        params = SamplingParams(
+            max_tokens=max_tokens,
+            temperature=self.config.temperature,
+            top_p=self.config.top_p,
+            seed=trace.round_seed(),
+            stop_token_ids=tuple(self.tok.eos_token_ids),
+            stop=stop,
+        )
+        return GenRequest(trace.context(), params)
+
+    def update(self, trace: Trace, result: GenResult) -> None:
+        out = result.first
+        trace.rounds += 1
+        if trace.phase == "thinking":
+            self._update_thinking(trace, out)
+        elif trace.phase == "answer":
+            ids = list(out.token_ids)
+            if out.finish_reason == "stop" and isinstance(out.stop_reason, int) and ids and ids[-1] == out.stop_reason:
+                ids = ids[:-1]  # the end-of-turn token is not part of the answer
+            elif out.finish_reason == "stop" and isinstance(out.stop_reason, str):
+                ids = ids[: split_at_stop(ids, out.stop_reason, self.tok)]
+            trace.answer_ids = ids
+            trace.finish_reason = out.finish_reason
+            trace.phase = "done"
+
+    def _update_thinking(self, trace: Trace, out: Completion) -> None:
+        ids = list(out.token_ids)
+        if out.finish_reason == "length":
+            trace.thinking_ids.extend(ids)
+            self._force_end(trace)
+            return
+        # The model ended its thinking: with the delimiter, or by ending its turn outright.
+        if out.stop_reason == self.fmt.thinking_end:
+            cut = split_at_stop(ids, self.fmt.thinking_end, self.tok)
+            own_delimiter = ids[cut:]
+        elif isinstance(out.stop_reason, str):
+            cut, own_delimiter = split_at_stop(ids, out.stop_reason, self.tok), list(self._delimiter_ids)
+        else:  # a stop token id (EOS) or an engine that stopped by itself
+            cut = len(ids) - 1 if ids and ids[-1] in self.tok.eos_token_ids else len(ids)
+            own_delimiter = list(self._delimiter_ids)
+        trace.thinking_ids.extend(ids[:cut])
+        cap = self.thinking_cap(trace)
+        room = cap is None or len(trace.thinking_ids) + len(self._wait_ids) < cap
+        if trace.extensions < trace.waits and room:
+            trace.thinking_ids.extend(self._wait_ids)
+            trace.extensions += 1
+            return
+        suffix = self.tok.encode(self.fmt.natural_suffix) if self.fmt.natural_suffix else []
+        self._enter_answer(trace, own_delimiter, suffix)
+
+    def _force_end(self, trace: Trace) -> None:
+        trace.forced_end = True
+        lead = [] if self.tok.decode(trace.thinking_ids[-4:]).endswith("\n") else list(self._newline_ids)
+        self._enter_answer(trace, lead + list(self._delimiter_ids), self.tok.encode(self.fmt.answer_prefix))
+
+    def _enter_answer(self, trace: Trace, delimiter: list[int], answer_prefix: list[int]) -> None:
+        trace.transition_ids = delimiter + answer_prefix
+        trace.answer_prefix_ids = answer_prefix
+        trace.phase = "answer"
+
+    # -- what goes into the record -------------------------------------------------------
+    def record_fields(self, trace: Trace) -> dict[str, Any]:
+        return {
+            "thinking_tokens": len(trace.thinking_ids),
+            "answer_tokens": len(trace.answer_ids),
+            "forced_end": trace.forced_end,
+            "extensions": trace.extensions,
+            "finish_reason": trace.finish_reason,
+            "thinking_text": self.tok.decode(trace.thinking_ids),
+            "answer_text": self.tok.decode([*trace.answer_prefix_ids, *trace.answer_ids]),
+            "rounds": trace.rounds,
+        }
+
+
+class NoControl(BudgetForcing):
+    """Plain generation: thinking runs until the model stops or the context ends."""
+
+    name: ClassVar[str] = "none"
+    budget_unit: ClassVar[str] = "tokens"
+    description: ClassVar[str] = "no control: the model thinks until it stops (baseline)"
+
+    def parse_budget(self, text: str) -> Budget:
+        if text.strip().lower() != UNCAPPED:
+            raise ValueError(f"method 'none' takes the single budget '{UNCAPPED}', not {text!r}")
+        return UNCAPPED
+
+
+def split_at_stop(ids: Sequence[int], stop: str, tok: Tokenizer) -> int:
+    """Index ``b`` where ``stop`` begins in the decoded ids: ``ids[:b]`` precede it.
+
+    The last tokens usually are the canonical tokenization of ``stop``; otherwise the largest
+    ``b`` whose suffix still decodes to text containing ``stop`` is taken (any tokenization).
+    """
+    canonical = tok.encode(stop)
+    n = len(canonical)
+    if n and list(ids[-n:]) == canonical:
+        return len(ids) - n
+    for b in range(len(ids) - 1, -1, -1):
+        if stop in tok.decode(ids[b:]):
+            return b
+    return len(ids)
+
+
+def _positive_int(text: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"budget {text!r} is not {what}") from None
+    if value <= 0:
+        raise ValueError(f"budget {text!r} must be a positive integer ({what})")
+    return value

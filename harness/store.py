@@ -1,0 +1,179 @@
+"""A results directory: ``spec.json`` + ``samples.jsonl``, safe against crashes and mix-ups.
+
+* Records are appended one JSON line each, flushed and fsync'ed after every batch of finished
+  samples; a run killed at any moment loses at most the samples still in flight.
+* A torn last line (a crash mid-write) is cut off on resume, never parsed as a record.
+* ``spec.json`` is replaced atomically (temporary file + rename).
+* One writer at a time: an ``flock`` on ``.lock``, released by the kernel if the process dies.
+* Resuming into a directory whose spec differs in anything that changes results refuses and
+  names the difference; adding budgets, waits or samples is allowed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from harness.errors import UserError
+
+SPEC_FILE = "spec.json"
+SAMPLES_FILE = "samples.jsonl"
+LOCK_FILE = ".lock"
+
+# Spec fields that may grow between invocations of the same run; all others must match.
+SWEEP_FIELDS = ("budgets", "waits", "samples", "limit", "created", "updated", "engine", "versions", "command")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Complete records of a samples file; a torn last line (no newline) is ignored."""
+    if not path.is_file():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    records = []
+    for line in data[:end].splitlines():
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a damaged line in the middle: never trusted as a record
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
+def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = sorted((set(old) | set(new)) - set(SWEEP_FIELDS))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+class ResultStore:
+    def __init__(self, directory: str | Path):
+        self.dir = Path(directory)
+        self.spec_path = self.dir / SPEC_FILE
+        self.samples_path = self.dir / SAMPLES_FILE
+        self._lock_fd: int | None = None
+        self._out = None
+
+    # -- opening ---------------------------------------------------------------------------
+    def precheck(self) -> dict[str, Any] | None:
+        """Is this a usable output directory? Its spec if it holds a run, else None. Writes nothing."""
+        if self.dir.exists() and not self.dir.is_dir():
+            raise UserError(f"output {self.dir} exists and is not a directory")
+        if not self.spec_path.is_file():
+            if self.dir.is_dir() and any(p.name != LOCK_FILE for p in self.dir.iterdir()):
+                raise UserError(f"output directory {self.dir} is not empty and is not a budgetbench "
+                                "results directory (no spec.json): choose another --output")
+            return None
+        try:
+            old = json.loads(self.spec_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UserError(f"{self.spec_path} is damaged (not JSON): move it away or choose another --output") from None
+        if not isinstance(old, dict):
+            raise UserError(f"{self.spec_path} is not a budgetbench spec: choose another --output")
+        return old
+
+    def check(self, spec: dict[str, Any]) -> dict[str, Any] | None:
+        """Validate without writing anything: the old spec if this is a resume, else None."""
+        old = self.precheck()
+        if old is not None:
+            diffs = spec_differences(old, spec)
+            if diffs:
+                raise UserError(f"{self.dir} holds a different run ({'; '.join(diffs)}): "
+                                "use another --output or the same settings")
+        return old
+
+    def open(self, spec: dict[str, Any]) -> set[tuple[str, str, int, int]]:
+        """Lock, write or merge the spec, repair a torn tail; return the keys already done."""
+        old = self.check(spec)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        if old is not None:
+            spec = merge_sweep(old, spec)
+        write_atomic(self.spec_path, json.dumps(spec, indent=2, sort_keys=True) + "\n")
+        self._repair_tail()
+        self._out = self.samples_path.open("a", encoding="utf-8")
+        return {record_key(r) for r in read_records(self.samples_path)}
+
+    def _lock(self) -> None:
+        fd = os.open(self.dir / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError(f"another bench process is writing to {self.dir}; wait for it or use another --output") from None
+        self._lock_fd = fd
+
+    def _repair_tail(self) -> None:
+        if not self.samples_path.is_file():
+            return
+        with self.samples_path.open("rb+") as f:
+            data = f.read()
+            end = data.rfind(b"\n") + 1
+            if end != len(data):
+                f.truncate(end)
+                f.flush()
+                os.fsync(f.fileno())
+
+    # -- writing ---------------------------------------------------------------------------
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        assert self._out is not None, "open() the store first"
+        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        if lines:
+            self._out.write(lines)
+            self._out.flush()
+            os.fsync(self._out.fileno())
+
+    def records(self) -> list[dict[str, Any]]:
+        return read_records(self.samples_path)
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def record_key(record: dict[str, Any]) -> tuple[str, str, int, int]:
+    return (str(record["problem_id"]), str(record["budget"]), int(record.get("waits", 0)), int(record["sample"]))
+
+
+def merge_sweep(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The spec of a resumed run: the new settings, with the union of old and new sweeps."""
+    merged = dict(new)
+    for key in ("budgets", "waits"):
+        seen = list(old.get(key) or [])
+        merged[key] = seen + [b for b in new.get(key) or [] if b not in seen]
+    merged["samples"] = max(int(old.get("samples") or 0), int(new.get("samples") or 0))
+    if old.get("created"):
+        merged["created"] = old["created"]
+    limits = [old.get("limit"), new.get("limit")]
+    merged["limit"] = None if None in limits else max(limits)
+    return merged

@@ -1,0 +1,101 @@
+"""The harness's shared vocabulary: problems, engine requests and results, records.
+
+Everything here is a frozen dataclass (or a plain JSON-able dict for records), so that
+a method, an engine and a task can be written and tested without knowing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark item, as a task plugin loads it.
+
+    ``question`` is the text shown to the model (already formatted by the task, e.g. GPQA's
+    shuffled choices); ``gold`` is the reference answer in the form the task's grader expects.
+    ``metadata`` carries per-problem fields users may stratify on (level, subject, domain...).
+    """
+
+    id: str
+    question: str
+    gold: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Sampling settings of one engine request, named as vLLM names them."""
+
+    max_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop_token_ids: tuple[int, ...] = ()
+    stop: tuple[str, ...] = ()
+    n: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+
+
+@dataclass(frozen=True)
+class GenRequest:
+    """Continue ``prompt_ids`` (the full context so far, as token ids) under ``params``."""
+
+    prompt_ids: tuple[int, ...]
+    params: SamplingParams
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What an engine generated for one request (one of its ``n`` completions).
+
+    ``token_ids`` include the token(s) that triggered a stop, so that appending them to the
+    prompt reproduces the model's context exactly. ``stop_reason`` says which stop fired:
+    the stop token id, the stop string, or None (length, or the engine's own EOS).
+    """
+
+    token_ids: tuple[int, ...]
+    text: str
+    finish_reason: FinishReason
+    stop_reason: int | str | None = None
+
+
+@dataclass(frozen=True)
+class GenResult:
+    """All completions of one request, in order (``len == params.n``)."""
+
+    completions: tuple[Completion, ...]
+
+    @property
+    def first(self) -> Completion:
+        return self.completions[0]
+
+
+# Fields every line of samples.jsonl carries (more may follow: method-specific extras).
+RECORD_FIELDS = (
+    "task",
+    "problem_id",
+    "method",
+    "budget",
+    "sample",
+    "seed",
+    "thinking_tokens",
+    "answer_tokens",
+    "forced_end",
+    "extensions",
+    "finish_reason",
+    "thinking_text",
+    "answer_text",
+    "extracted",
+    "gold",
+    "correct",
+)
