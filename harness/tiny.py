@@ -45,7 +45,7 @@ THINK_TEMPLATE = (
 )
 
 
-def build_tiny_model(path: str | Path, fmt: str = "think", *, seed: int = 0, boost: float = 6.0) -> Path:
+def build_tiny_model(path: str | Path, fmt: str = "think", *, seed: int = 0, boost: float = 2.0) -> Path:
     """Write a tiny random model of thinking format ``fmt`` to ``path`` and return it."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers

@@ -25,6 +25,7 @@ try:  # heavy imports stay inside this engine
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig, LogitsProcessor, StoppingCriteria
     from transformers import __version__ as TRANSFORMERS_VERSION
+    from transformers.utils import logging as hf_logging
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingExtraError("transformers", "hf") from exc
 
@@ -114,6 +115,7 @@ class HFEngine:
         max_model_len: int | None = None,
     ):
         self.model_id = model
+        hf_logging.disable_progress_bar()  # the run has its own progress bar
         self.tokenizer = HFTokenizer.load(model, revision=revision, trust_remote_code=trust_remote_code)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = _resolve_dtype(dtype, self.device)
