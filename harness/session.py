@@ -112,8 +112,16 @@ def execute(config: RunConfig) -> RunOutcome:
     fmt = with_overrides(fmt, **config.format_overrides)
     method = method_cls(engine.tokenizer, fmt, config.method_config)
     budgets = _parse_budgets(method, config.budgets, engine)
-    sweep = Sweep(budgets=budgets, waits=config.waits, samples=config.samples, seed=config.seed)
+    run_budgets, samples = budgets, config.samples
+    if hasattr(method, "runner_sweep"):  # e.g. majority_vote: K values -> max(K) samples
+        try:
+            run_budgets, samples = method.runner_sweep(budgets, config.samples)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    sweep = Sweep(budgets=run_budgets, waits=config.waits, samples=samples, seed=config.seed)
     spec = build_spec(config, task.name, task.source(data_dir), engine, fmt.to_dict(), sweep)
+    spec["budgets"] = list(budgets)
+    spec["method_config"]["temperature"] = method.temperature
     done = store.open(spec)
     try:
         stats = run_sweep(engine, method, task, problems, sweep, store, done,

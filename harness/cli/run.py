@@ -23,9 +23,12 @@ def _unescape(value: str | None) -> str | None:
 @click.option("--waits", default="0", show_default=True, help="Extensions: times the end of thinking is suppressed, e.g. 0,1,2.")
 @click.option("--wait-string", default="Wait", show_default=True, help="Text appended on each extension.")
 @click.option("--answer-tokens", type=click.IntRange(min=1), default=1024, show_default=True, help="Token budget of the answer after thinking.")
+@click.option("--max-tries", type=click.IntRange(min=1), default=1000, show_default=True, help="rejection_sampling: candidates per sample before it is recorded unmet.")
+@click.option("--step-delimiter", default="\\n\\n", show_default=True, help="step_conditional: text that ends a step (a paragraph).")
+@click.option("--budget-per-sample", type=click.IntRange(min=1), default=None, help="majority_vote: cap each sample's thinking at N tokens (budget forcing).")
 @click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per problem and budget.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Base seed; each sample gets its own seed from it.")
-@click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True)
+@click.option("--temperature", type=click.FloatRange(min=0), default=None, help="Sampling temperature [default: 0; 1 for rejection_sampling and majority_vote].")
 @click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0, show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Run only the first N problems.")
 @click.option("--output", "--output-path", "output", default=None, help="Results directory [default: results/TASK/MODEL/METHOD].")
@@ -63,6 +66,9 @@ def _config(o: dict) -> RunConfig:
         wait_string=_unescape(o["wait_string"]) or "",
         temperature=o["temperature"],
         top_p=o["top_p"],
+        max_tries=o["max_tries"],
+        step_delimiter=_unescape(o["step_delimiter"]) or "\n\n",
+        budget_per_sample=o["budget_per_sample"],
     )
     engine_options = {
         "dtype": o["dtype"],

@@ -9,6 +9,7 @@ several tokens, which is how tests split a delimiter across tokens.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Sequence
 
 from harness.engines.base import EngineStats, find_stop_string, stop_tail_tokens
@@ -51,7 +52,7 @@ class CharTokenizer:
         return f"<user>{user_message}</user>"
 
 
-Policy = Callable[[str], str]
+Policy = Callable[..., str]  # policy(context) or policy(context, seed)
 
 
 class ScriptedEngine:
@@ -61,6 +62,7 @@ class ScriptedEngine:
 
     def __init__(self, policy: Policy, tokenizer: CharTokenizer | None = None, max_model_len: int | None = None):
         self.policy = policy
+        self._takes_seed = len(inspect.signature(policy).parameters) >= 2
         self.tokenizer = tokenizer or CharTokenizer()
         self.max_model_len = max_model_len
         self.stats = EngineStats()
@@ -79,10 +81,13 @@ class ScriptedEngine:
             self.stats.requests += 1
             self.stats.prefill_tokens += len(req.prompt_ids)
             context = self.tokenizer.decode(req.prompt_ids)
-            wanted = self.tokenizer.encode(self.policy(context))
-            completion = self._apply_stops(wanted, req)
-            self.stats.decode_tokens += len(completion.token_ids)
-            results.append(GenResult((completion,) * req.params.n))
+            completions = []
+            for j in range(req.params.n):
+                seed = None if req.params.seed is None else req.params.seed + j
+                text = self.policy(context, seed) if self._takes_seed else self.policy(context)
+                completions.append(self._apply_stops(self.tokenizer.encode(text), req))
+                self.stats.decode_tokens += len(completions[-1].token_ids)
+            results.append(GenResult(tuple(completions)))
         return results
 
     def _apply_stops(self, wanted: list[int], req: GenRequest) -> Completion:

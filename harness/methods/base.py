@@ -27,10 +27,11 @@ class MethodConfig:
     answer_tokens: int = 1024
     waits: int = 0
     wait_string: str = "Wait"
-    temperature: float = 0.0
+    temperature: float | None = None  # None: the method's default (0, or 1 for sampling methods)
     top_p: float = 1.0
     max_tries: int = 1000
     step_delimiter: str = "\n\n"
+    budget_per_sample: int | None = None  # majority_vote: a budget-forcing cap on each sample
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -106,6 +107,13 @@ MethodFactory = Callable[[Tokenizer, ThinkingFormat, MethodConfig], Method]
 _BUILTIN: dict[str, str] = {
     "budget_forcing": "harness.methods.budget_forcing:BudgetForcing",
     "none": "harness.methods.budget_forcing:NoControl",
+    "token_conditional": "harness.methods.conditional:TokenConditional",
+    "token_conditional+bf": "harness.methods.conditional:TokenConditionalBF",
+    "step_conditional": "harness.methods.conditional:StepConditional",
+    "step_conditional+bf": "harness.methods.conditional:StepConditionalBF",
+    "class_conditional": "harness.methods.conditional:ClassConditional",
+    "rejection_sampling": "harness.methods.rejection:RejectionSampling",
+    "majority_vote": "harness.methods.voting:MajorityVote",
 }
 
 

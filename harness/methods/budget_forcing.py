@@ -30,9 +30,15 @@ class BudgetForcing:
     name: ClassVar[str] = "budget_forcing"
     budget_unit: ClassVar[str] = "tokens"
     description: ClassVar[str] = "s1 budget forcing: cap thinking at N tokens; --waits extends it with 'Wait'"
+    default_temperature: ClassVar[float] = 0.0
 
     def __init__(self, tokenizer: Tokenizer, fmt: ThinkingFormat, config: MethodConfig):
         self.tok, self.fmt, self.config = tokenizer, fmt, config
+
+    @property
+    def temperature(self) -> float:
+        t = self.config.temperature
+        return self.default_temperature if t is None else t
 
     # -- budgets and prompts -------------------------------------------------------------
     def parse_budget(self, text: str) -> Budget:
@@ -87,7 +93,7 @@ class BudgetForcing:
     def _request(self, trace: Trace, max_tokens: int, stop: tuple[str, ...]) -> GenRequest:
         params = SamplingParams(
             max_tokens=max_tokens,
-            temperature=self.config.temperature,
+            temperature=self.temperature,
             top_p=self.config.top_p,
             seed=trace.round_seed(),
             stop_token_ids=tuple(self.tok.eos_token_ids),
@@ -110,22 +116,27 @@ class BudgetForcing:
             trace.finish_reason = out.finish_reason
             trace.phase = "done"
 
-    def _update_thinking(self, trace: Trace, out: Completion) -> None:
+    def _split_thinking(self, out: Completion) -> tuple[list[int], list[int] | None]:
+        """The thinking tokens of a round's output, and the delimiter tokens that closed it
+        (the model's own, or the canonical ones if it ended its turn instead); None if cut."""
         ids = list(out.token_ids)
         if out.finish_reason == "length":
-            trace.thinking_ids.extend(ids)
-            self._force_end(trace)
-            return
-        # The model ended its thinking: with the delimiter, or by ending its turn outright.
+            return ids, None
         if out.stop_reason == self.fmt.thinking_end:
             cut = split_at_stop(ids, self.fmt.thinking_end, self.tok)
-            own_delimiter = ids[cut:]
-        elif isinstance(out.stop_reason, str):
-            cut, own_delimiter = split_at_stop(ids, out.stop_reason, self.tok), list(self._delimiter_ids)
-        else:  # a stop token id (EOS) or an engine that stopped by itself
-            cut = len(ids) - 1 if ids and ids[-1] in self.tok.eos_token_ids else len(ids)
-            own_delimiter = list(self._delimiter_ids)
-        trace.thinking_ids.extend(ids[:cut])
+            return ids[:cut], ids[cut:]
+        if isinstance(out.stop_reason, str):
+            return ids[: split_at_stop(ids, out.stop_reason, self.tok)], list(self._delimiter_ids)
+        # a stop token id (EOS), or an engine that stopped by itself
+        cut = len(ids) - 1 if ids and ids[-1] in self.tok.eos_token_ids else len(ids)
+        return ids[:cut], list(self._delimiter_ids)
+
+    def _update_thinking(self, trace: Trace, out: Completion) -> None:
+        thinking, own_delimiter = self._split_thinking(out)
+        trace.thinking_ids.extend(thinking)
+        if own_delimiter is None:  # the cap (or the context) was reached
+            self._force_end(trace)
+            return
         cap = self.thinking_cap(trace)
         room = cap is None or len(trace.thinking_ids) + len(self._wait_ids) < cap
         if trace.extensions < trace.waits and room:

@@ -1,0 +1,37 @@
+"""Majority voting (parallel scaling, s1 paper Fig. 4): K samples per problem, one vote.
+
+The budget is K, the number of samples. A sweep ``--budgets 1,2,4,8,16`` generates one set of
+max(K) samples per problem (temperature 1 by default), each a plain generation or, with
+``--budget-per-sample N``, budget forcing capped at N tokens (the hybrid of sequential and
+parallel scaling). maj@k, pass@k and coverage for every k are computed from that one set by
+``harness.voting`` at report time; records are ordinary per-sample records whose ``budget`` is
+the per-sample cap (``none`` when uncapped), so adding a larger K later only generates the
+missing samples.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from harness.methods.base import Budget, Trace
+from harness.methods.budget_forcing import UNCAPPED, BudgetForcing, _positive_int
+
+
+class MajorityVote(BudgetForcing):
+    name: ClassVar[str] = "majority_vote"
+    budget_unit: ClassVar[str] = "samples"
+    description: ClassVar[str] = "K samples (temperature 1), majority vote; --budget-per-sample adds a BF cap"
+    default_temperature: ClassVar[float] = 1.0
+
+    def parse_budget(self, text: str) -> Budget:
+        return _positive_int(text, "a number of samples K")
+
+    def runner_sweep(self, budgets: tuple[Budget, ...], samples: int) -> tuple[tuple[Budget, ...], int]:
+        """What the runner generates: max(K) samples at the per-sample cap."""
+        if samples != 1:
+            raise ValueError("majority_vote takes its samples from --budgets (K values), not --samples")
+        cap = self.config.budget_per_sample
+        return ((cap if cap else UNCAPPED),), max(int(b) for b in budgets)
+
+    def thinking_cap(self, trace: Trace) -> int | None:
+        return trace.budget if isinstance(trace.budget, int) else None
