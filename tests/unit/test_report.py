@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -170,9 +169,10 @@ def test_unreadable_input_is_a_usage_error(tmp_path, make):
 
 
 def test_duplicate_runs_are_rejected(tmp_path):
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes((PAPER / "s1-32B_aime24.csv").read_bytes())
     with pytest.raises(R.ResultsError, match="twice"):
-        R.load_runs([PAPER / "s1-32B_aime24.csv", tmp_path / "copy.csv"]
-                    if (tmp_path / "copy.csv").write_bytes((PAPER / "s1-32B_aime24.csv").read_bytes()) else [])
+        R.load_runs([PAPER, copy])
 
 
 def test_markdown_and_latex_escaping():
@@ -181,4 +181,3 @@ def test_markdown_and_latex_escaping():
     assert "| a\\|b | -24 | 5 |" in md and md.endswith("\n\nnote\n")
     tex = R.to_latex(table)
     assert r"x\_y & --- & 2 \\" in tex and r"a|b & $-$24 & 5 \\" in tex and "$|A|$" in tex
-    assert math.isnan(float("nan"))

@@ -1,0 +1,403 @@
+"""Metrics of budgetbench: per-run statistics and the s1 paper's method metrics (§3.2).
+
+Pure functions on numbers, arrays and pandas DataFrames; no file I/O (see ``harness.report``).
+
+Vocabulary
+----------
+* A **run** is one model × task × method × budget; its samples are the records of ``samples.jsonl``.
+* A method's budget becomes a token cap ``a_max`` (:func:`a_max`): the budget itself for token
+  methods (``budget_forcing``, ``token_conditional``, ``token_conditional+bf``,
+  ``rejection_sampling``, and unknown methods whose budget is a number), ``100 × steps`` for
+  ``step_conditional`` and ``step_conditional+bf``, and none for ``class_conditional``,
+  ``majority_vote`` and ``none``.
+* Shares returned by the functions here are fractions in [0, 1]; tables (``summarize_runs``,
+  ``method_metrics``) hold percentages in columns ending in ``_pct``.
+
+Accuracy intervals
+------------------
+95% **percentile bootstrap over problems** (:func:`bootstrap_interval`): problems are resampled with
+replacement (all samples of a drawn problem come along, since samples of one problem are
+correlated), 2000 resamples, a fixed seed (0) for every run, so the interval is deterministic and does
+not depend on the order of runs. Its weak spot: at 0% or 100% accuracy it collapses to a point.
+Runs known only by counts (run-level files such as ``results/paper``) get the **Wilson score**
+interval (:func:`wilson_interval`) instead; the ``ci_method`` column says which one a run has.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+from statistics import NormalDist
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+RUN_KEYS = ("model", "task", "method", "budget")
+TOKEN_METHODS = ("budget_forcing", "token_conditional", "token_conditional+bf", "rejection_sampling")
+STEP_METHODS = ("step_conditional", "step_conditional+bf")
+TOKENS_PER_STEP = 100
+CLASS_ORDER = ("short", "none", "long")  # class_conditional budgets, shortest first
+METHOD_LABELS = {  # the paper's names, in the paper's order (Table 3)
+    "budget_forcing": "BF",
+    "token_conditional": "TCC",
+    "token_conditional+bf": "TCC+BF",
+    "step_conditional": "SCC",
+    "step_conditional+bf": "SCC+BF",
+    "class_conditional": "CCC",
+    "rejection_sampling": "RS",
+    "majority_vote": "MV",
+    "none": "none",
+}
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+CI_LEVEL = 0.95
+
+
+# --------------------------------------------------------------------------- budgets and caps
+def normalize_budget(value: Any) -> int | float | str:
+    """A budget as runs are keyed by: integral numbers (also "1024") → int, others → str; null → "none"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return int(value) if float(value).is_integer() else float(value)
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text.lower() if text.lower() in CLASS_ORDER else text
+    return int(number) if number.is_integer() else number
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def budget_unit(method: str) -> str:
+    """Unit of a method's budget: "tokens", "steps", "class", "samples" or "none"."""
+    if method in STEP_METHODS:
+        return "steps"
+    if method == "class_conditional":
+        return "class"
+    if method == "majority_vote":
+        return "samples"
+    if method == "none":
+        return "none"
+    return "tokens"
+
+
+def a_max(method: str, budget: Any) -> float | None:
+    """Token cap of a run for Control/adherence/overshoot, or None where the method has none."""
+    budget = normalize_budget(budget)
+    if method in ("class_conditional", "majority_vote", "none") or not _is_number(budget):
+        return None
+    return float(budget) * (TOKENS_PER_STEP if method in STEP_METHODS else 1)
+
+
+def method_label(method: str) -> str:
+    """The paper's short name of a method (TCC, SCC+BF, ...), or the method itself."""
+    return METHOD_LABELS.get(method, method)
+
+
+def method_rank(method: str) -> int:
+    """Position of a method in tables: the paper's order, unknown methods last."""
+    order = list(METHOD_LABELS)
+    return order.index(method) if method in order else len(order)
+
+
+def budget_sort_key(budget: Any) -> tuple[int, float, str]:
+    """Numbers ascending, then short < none < long, then other strings alphabetically."""
+    budget = normalize_budget(budget)
+    if _is_number(budget):
+        return (0, float(budget), "")
+    if budget in CLASS_ORDER:
+        return (1, float(CLASS_ORDER.index(budget)), "")
+    return (2, 0.0, str(budget))
+
+
+def sort_runs(df: pd.DataFrame, keys: Sequence[str] = RUN_KEYS) -> pd.DataFrame:
+    """Rows in a stable order: model, task, the paper's method order, budget (see budget_sort_key)."""
+    if df.empty:
+        return df.reset_index(drop=True)
+
+    def key(row: pd.Series) -> tuple:
+        parts: list[Any] = []
+        for k in keys:
+            if k == "method":
+                parts += [method_rank(row[k]), str(row[k])]
+            elif k == "budget":
+                parts.append(budget_sort_key(row[k]))
+            else:
+                parts.append(str(row[k]))
+        return tuple(parts)
+
+    order = sorted(range(len(df)), key=lambda i: key(df.iloc[i]))
+    return df.iloc[order].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- intervals, pass@k
+def wilson_interval(correct: int, n: int, level: float = CI_LEVEL) -> tuple[float, float]:
+    """Wilson score interval for a proportion correct/n, as fractions; (nan, nan) when n == 0."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p = correct / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (0.0 if correct == 0 else max(0.0, centre - half), 1.0 if correct == n else min(1.0, centre + half))
+
+
+def bootstrap_interval(
+    correct: Sequence[float],
+    total: Sequence[float],
+    *,
+    level: float = CI_LEVEL,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float]:
+    """Percentile bootstrap over problems of pooled accuracy sum(correct)/sum(total), as fractions.
+
+    ``correct[i]`` and ``total[i]`` are the correct and all samples of problem i. Deterministic for
+    a given seed. (nan, nan) when there are no samples.
+    """
+    c = np.asarray(correct, dtype=float)
+    t = np.asarray(total, dtype=float)
+    if c.size == 0 or t.sum() <= 0:
+        return (math.nan, math.nan)
+    idx = np.random.default_rng(seed).integers(0, c.size, size=(resamples, c.size))
+    acc = c[idx].sum(axis=1) / t[idx].sum(axis=1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(acc, [alpha, 1 - alpha])
+    return (float(lo), float(hi))
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k of Chen et al. (2021): 1 - C(n-c, k) / C(n, k), for n samples, c correct."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"need 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+# --------------------------------------------------------------------------- method metrics
+def control(mean_tokens: Sequence[float], caps: Sequence[float | None]) -> float:
+    """Paper Eq. 1 with a_min = 0: share of runs whose MEAN thinking tokens are <= their a_max.
+
+    Runs without a cap (None/NaN) are left out; NaN when no run has one.
+    """
+    pairs = [(x, c) for x, c in zip(mean_tokens, caps) if c is not None and not math.isnan(c)]
+    return float(np.mean([x <= c for x, c in pairs])) if pairs else math.nan
+
+
+def class_control_flags(
+    short: float | None, long: float | None, default: float | None
+) -> dict[str, bool]:
+    """Per-run Control of class-conditional control (the paper counts short < default < long).
+
+    The short run succeeds when its mean thinking tokens are below the default run's (no class
+    prompt), the long run when above. Without a default run, short and long are compared with
+    each other. A run with nothing to compare with gets no flag.
+    """
+    flags: dict[str, bool] = {}
+    if short is not None:
+        ref = default if default is not None else long
+        if ref is not None:
+            flags["short"] = short < ref
+    if long is not None:
+        ref = default if default is not None else short
+        if ref is not None:
+            flags["long"] = long > ref
+    return flags
+
+
+def scaling(mean_tokens: Sequence[float], accuracy: Sequence[float], x: str = "log2") -> float:
+    """Paper Eq. 2: mean slope of accuracy over all pairs of runs.
+
+    For runs sorted by mean thinking tokens, the mean over pairs a < b of
+    (f(b) - f(a)) / (x(b) - x(a)), f = ``accuracy`` (pass percentages from exact correct/total to
+    match the paper) and x = log2(mean thinking tokens) (``x="log2"``, the convention that
+    reproduces Table 3; percentage points per doubling) or the mean thinking tokens themselves
+    (``x="linear"``; points per token). Rules: a pair with equal x has no slope and is skipped;
+    with fewer than two runs, or all pairs skipped, Scaling is NaN. With log2, runs with
+    mean <= 0 tokens are left out.
+    """
+    if x not in ("log2", "linear"):
+        raise ValueError(f"x must be 'log2' or 'linear', got {x!r}")
+    xs = np.asarray(mean_tokens, dtype=float)
+    fs = np.asarray(accuracy, dtype=float)
+    keep = ~(np.isnan(xs) | np.isnan(fs))
+    if x == "log2":
+        keep &= xs > 0
+        xs = np.log2(np.where(keep, xs, 1.0))
+    xs, fs = xs[keep], fs[keep]
+    order = np.argsort(xs, kind="stable")
+    xs, fs = xs[order], fs[order]
+    slopes = [
+        (fs[j] - fs[i]) / (xs[j] - xs[i]) for i, j in combinations(range(len(xs)), 2) if xs[j] != xs[i]
+    ]
+    return float(np.mean(slopes)) if slopes else math.nan
+
+
+def performance(accuracy: Sequence[float]) -> float:
+    """Paper Eq. 3: the best accuracy among the runs (in the units given); NaN without runs."""
+    values = [a for a in accuracy if not math.isnan(a)]
+    return float(max(values)) if values else math.nan
+
+
+def adherence(thinking_tokens: Sequence[float], cap: float | None) -> float:
+    """Share of samples whose own thinking tokens are <= a_max (not in the paper); NaN without a cap."""
+    t = np.asarray(thinking_tokens, dtype=float)
+    if cap is None or t.size == 0:
+        return math.nan
+    return float(np.mean(t <= cap))
+
+
+def overshoot(thinking_tokens: Sequence[float], cap: float | None) -> float:
+    """Mean relative overshoot over samples, mean(max(0, tokens - a_max) / a_max); NaN without a cap."""
+    t = np.asarray(thinking_tokens, dtype=float)
+    if cap is None or cap <= 0 or t.size == 0:
+        return math.nan
+    return float(np.mean(np.maximum(0.0, t - cap) / cap))
+
+
+# --------------------------------------------------------------------------- tables
+RUN_COLUMNS = [
+    *RUN_KEYS, "unit", "a_max", "n", "n_problems", "correct", "accuracy_pct", "ci_low_pct",
+    "ci_high_pct", "ci_method", "mean_thinking_tokens", "median_thinking_tokens",
+    "mean_answer_tokens", "forced_end_pct", "unextractable_pct", "mean_extensions", "mean_tries",
+    "mean_steps", "adherence_pct", "overshoot_pct",
+]
+
+
+def _mean(df: pd.DataFrame, col: str, scale: float = 1.0) -> float:
+    """Mean of a column's numbers (bools count as 0/1); nulls and strings are left out."""
+    if col not in df:
+        return math.nan
+    values = [float(v) for v in df[col] if isinstance(v, (int, float, np.number, np.bool_)) and v == v]
+    return float(np.mean(values)) * scale if values else math.nan
+
+
+def run_stats(samples: pd.DataFrame, method: str, budget: Any) -> dict[str, Any]:
+    """Statistics of one run from its sample records (columns as in samples.jsonl).
+
+    ``correct`` null counts as wrong; ``extracted`` null counts as unextractable; ``forced_end_pct``
+    is the censored share (thinking cut at the cap). The accuracy interval is the percentile
+    bootstrap over problems (see the module docstring).
+    """
+    n = len(samples)
+    correct = samples["correct"].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_, int)) else False)
+    per_problem = pd.DataFrame({"p": samples["problem_id"].astype(str), "c": correct.astype(float)})
+    per_problem = per_problem.groupby("p", sort=True)["c"].agg(["sum", "count"])
+    lo, hi = bootstrap_interval(per_problem["sum"].to_numpy(), per_problem["count"].to_numpy())
+    think = pd.to_numeric(samples["thinking_tokens"], errors="coerce").to_numpy(dtype=float)
+    cap = a_max(method, budget)
+    return {
+        "unit": budget_unit(method),
+        "a_max": math.nan if cap is None else cap,
+        "n": n,
+        "n_problems": len(per_problem),
+        "correct": int(correct.sum()),
+        "accuracy_pct": 100.0 * correct.sum() / n if n else math.nan,
+        "ci_low_pct": 100.0 * lo,
+        "ci_high_pct": 100.0 * hi,
+        "ci_method": "bootstrap",
+        "mean_thinking_tokens": float(np.nanmean(think)) if n else math.nan,
+        "median_thinking_tokens": float(np.nanmedian(think)) if n else math.nan,
+        "mean_answer_tokens": _mean(samples, "answer_tokens"),
+        "forced_end_pct": _mean(samples, "forced_end", 100.0),
+        "unextractable_pct": 100.0 * float(samples["extracted"].isna().mean())
+        if "extracted" in samples else math.nan,
+        "mean_extensions": _mean(samples, "extensions"),
+        "mean_tries": _mean(samples, "tries"),
+        "mean_steps": _mean(samples, "steps"),
+        "adherence_pct": 100.0 * adherence(think, cap),
+        "overshoot_pct": 100.0 * overshoot(think, cap),
+    }
+
+
+def summarize_runs(records: pd.DataFrame) -> pd.DataFrame:
+    """One row per run (model × task × method × budget) of sample records, columns RUN_COLUMNS.
+
+    Works without a ``model`` column (as ``bench run`` may call it); rows are sorted by
+    :func:`sort_runs`. Accuracy is in percent, with a 95% percentile-bootstrap interval over problems.
+    """
+    keys = [k for k in RUN_KEYS if k in records.columns]
+    if records.empty:
+        return pd.DataFrame(columns=keys + RUN_COLUMNS[len(RUN_KEYS):])
+    records = records.assign(budget=records["budget"].map(normalize_budget))
+    rows = []
+    for values, group in records.groupby(keys, sort=False, dropna=False):
+        key = dict(zip(keys, values))
+        rows.append({**key, **run_stats(group, key.get("method", ""), key["budget"])})
+    out = pd.DataFrame(rows)
+    return sort_runs(out[[c for c in RUN_COLUMNS if c in out.columns]], keys)
+
+
+METHOD_COLUMNS = [
+    "model", "task", "method", "label", "unit", "runs", "n", "control_pct", "scaling", "scaling_x",
+    "performance_pct", "adherence_pct", "overshoot_pct", "default_tokens", "default_accuracy_pct",
+]
+
+
+def _weighted(values: pd.Series, weights: pd.Series) -> float:
+    ok = values.notna()
+    return float((values[ok] * weights[ok]).sum() / weights[ok].sum()) if ok.any() else math.nan
+
+
+def _default_run(runs: pd.DataFrame, group: pd.DataFrame) -> pd.Series | None:
+    """CCC's default point: its own budget "none" run, else the only run of method "none"."""
+    own = group[group["budget"] == "none"]
+    if len(own) == 1:
+        return own.iloc[0]
+    first = group.iloc[0]
+    plain = runs[(runs["model"] == first["model"]) & (runs["task"] == first["task"]) & (runs["method"] == "none")]
+    return plain.iloc[0] if len(plain) == 1 else None
+
+
+def method_metrics(runs: pd.DataFrame, *, x: str = "log2") -> pd.DataFrame:
+    """Control, Scaling, Performance and |A| per model × task × method (paper §3.2), plus more.
+
+    ``runs`` holds RUN_KEYS, ``mean_thinking_tokens``, ``correct`` and ``n`` (extra columns such as
+    ``adherence_pct`` are used when present). Accuracy f = 100·correct/n (exact). For
+    class_conditional the default run (budget "none") is the reference point, not a member of A.
+    adherence_pct / overshoot_pct pool the samples of all capped runs (n-weighted run values).
+    """
+    runs = runs.assign(budget=runs["budget"].map(normalize_budget))
+    rows = []
+    for (model, task, method), group in runs.groupby(["model", "task", "method"], sort=False):
+        default = _default_run(runs, group) if method == "class_conditional" else None
+        members = group[group["budget"] != "none"] if method == "class_conditional" else group
+        tokens = members["mean_thinking_tokens"].astype(float)
+        acc = 100.0 * members["correct"].astype(float) / members["n"].astype(float)
+        if method == "class_conditional":
+            by_class = dict(zip(members["budget"], tokens))
+            flags = class_control_flags(
+                by_class.get("short"), by_class.get("long"),
+                None if default is None else float(default["mean_thinking_tokens"]),
+            )
+            ctrl = float(np.mean(list(flags.values()))) if flags else math.nan
+        else:
+            caps = [a_max(method, b) for b in members["budget"]]
+            ctrl = control(tokens.tolist(), caps)
+        nan_col = pd.Series(math.nan, index=members.index)
+        rows.append({
+            "model": model, "task": task, "method": method, "label": method_label(method),
+            "unit": budget_unit(method), "runs": len(members), "n": int(members["n"].sum()),
+            "control_pct": 100.0 * ctrl,
+            "scaling": scaling(tokens.tolist(), acc.tolist(), x=x), "scaling_x": x,
+            "performance_pct": performance(acc.tolist()),
+            "adherence_pct": _weighted(members.get("adherence_pct", nan_col).astype(float), members["n"]),
+            "overshoot_pct": _weighted(members.get("overshoot_pct", nan_col).astype(float), members["n"]),
+            "default_tokens": math.nan if default is None else float(default["mean_thinking_tokens"]),
+            "default_accuracy_pct": math.nan if default is None
+            else 100.0 * float(default["correct"]) / float(default["n"]),
+        })
+    out = pd.DataFrame(rows, columns=METHOD_COLUMNS)
+    return sort_runs(out, ("model", "task", "method"))
+
