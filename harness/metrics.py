@@ -33,7 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-RUN_KEYS = ("model", "task", "method", "budget")
+RUN_KEYS = ("model", "task", "method", "budget", "waits")  # waits: budget-forcing extensions
 TOKEN_METHODS = ("budget_forcing", "token_conditional", "token_conditional+bf", "rejection_sampling")
 STEP_METHODS = ("step_conditional", "step_conditional+bf")
 TOKENS_PER_STEP = 100
@@ -131,6 +131,8 @@ def sort_runs(df: pd.DataFrame, keys: Sequence[str] = RUN_KEYS) -> pd.DataFrame:
                 parts += [method_rank(row[k]), str(row[k])]
             elif k == "budget":
                 parts.append(budget_sort_key(row[k]))
+            elif k == "waits":
+                parts.append(int(row[k]) if str(row[k]).lstrip("-").isdigit() else 0)
             else:
                 parts.append(str(row[k]))
         return tuple(parts)
@@ -271,7 +273,7 @@ RUN_COLUMNS = [
     *RUN_KEYS, "unit", "a_max", "n", "n_problems", "correct", "accuracy_pct", "ci_low_pct",
     "ci_high_pct", "ci_method", "mean_thinking_tokens", "median_thinking_tokens",
     "mean_answer_tokens", "forced_end_pct", "unextractable_pct", "mean_extensions", "mean_tries",
-    "mean_steps", "adherence_pct", "overshoot_pct",
+    "mean_steps", "adherence_pct", "overshoot_pct", "pass_at_k_pct",
 ]
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import UserError
+from harness.voting import vote_runs
 from harness.metrics import (  # summarize_runs and method_metrics are re-exported for `bench run`
     BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, RUN_COLUMNS, RUN_KEYS, a_max, budget_unit, method_label, method_metrics, method_rank,
     normalize_budget, sort_runs, summarize_runs, wilson_interval,
@@ -98,9 +99,10 @@ def load_records(paths: Iterable[str | Path], *, keep_text: bool = True, warn: W
             df[key] = df[key].fillna(fallback).astype(str) if key in df else fallback
         df["model"] = str(spec["model"])
         df["budget"] = df["budget"].map(normalize_budget).astype(object)
+        df["waits"] = pd.to_numeric(df["waits"], errors="coerce").fillna(0).astype(int) if "waits" in df else 0
         frames.append(df)
     if not frames:
-        return pd.DataFrame(columns=["model", "task", "method", "budget"])
+        return pd.DataFrame(columns=list(RUN_KEYS))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -116,6 +118,7 @@ def read_run_file(path: str | Path) -> pd.DataFrame:
         raise ResultsError(f"{path}: not a run-level file (lacks {', '.join(missing)})")
     df = pd.DataFrame({k: raw[k].astype(str).str.strip().astype(object) for k in ("model", "task", "method")})
     df["budget"] = raw["budget"].map(normalize_budget).astype(object)
+    df["waits"] = pd.to_numeric(raw["waits"], errors="coerce").fillna(0).astype(int) if "waits" in raw else 0
     for col in RUN_COLUMNS:
         if col not in df and col in raw and col not in ("unit", "ci_method"):
             df[col] = pd.to_numeric(raw[col].replace("", None), errors="coerce").astype(float)
@@ -148,6 +151,14 @@ def _is_run_csv(path: Path) -> bool:
         return set(RUN_LEVEL_REQUIRED) <= set(pd.read_csv(path, nrows=0).columns)
     except (ValueError, OSError, UnicodeDecodeError):
         return False
+
+
+def _spec(path: Path) -> dict[str, Any]:
+    try:
+        spec = json.loads((path / "spec.json").read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ResultsError(f"{path / 'spec.json'}: not valid JSON ({exc})") from None
+    return spec if isinstance(spec, dict) else {}
 
 
 def _classify(path: Path, depth: int = 0) -> tuple[list[Path], list[Path]]:
@@ -184,12 +195,16 @@ def load_runs(paths: Sequence[str | Path], *, warn: Warn = _warn) -> pd.DataFram
         d, f = _classify(Path(path))
         dirs, files = dirs + d, files + f
     parts = [read_run_file(f) for f in _unique(files)]
+    vote_dirs = [d for d in dirs if _spec(d).get("method") == "majority_vote"]
+    dirs = [d for d in dirs if d not in vote_dirs]
+    for d in vote_dirs:  # one set of samples -> a run for every K (maj@K)
+        parts.append(vote_runs(load_records([d], keep_text=False, warn=warn), _spec(d).get("budgets") or []))
     records = load_records(dirs, keep_text=False, warn=warn) if dirs else pd.DataFrame()
     if not records.empty:
         parts.insert(0, summarize_runs(records))
     if not parts:
         raise ResultsError("no runs found in " + ", ".join(map(str, paths)))
-    runs = pd.concat([p.astype(object) for p in parts], ignore_index=True)
+    runs = pd.concat([p.astype(object) for p in parts], ignore_index=True).reindex(columns=RUN_COLUMNS)
     dup = runs.duplicated(list(RUN_KEYS))
     if dup.any():
         first = runs[dup].iloc[0]

@@ -59,3 +59,41 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def vote_runs(records, ks) -> "pd.DataFrame":
+    """Runs (one per K) of a majority_vote results directory: maj@K accuracy, pass@K, and total
+    thinking tokens per problem (K × the mean per sample) as the run's x value.
+
+    Problems with fewer than K samples are left out of that K's run (n_problems says how many).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from harness.metrics import RUN_COLUMNS, bootstrap_interval
+
+    rows = []
+    for (model, task, method), group in records.groupby(["model", "task", "method"], sort=False):
+        by_problem = []
+        for pid, g in group.groupby(group["problem_id"].astype(str), sort=True):
+            g = g.sort_values("sample")
+            correct = [bool(c) for c in g["correct"]]
+            extracted = g["extracted"] if "extracted" in g else [None] * len(g)
+            keys = [vote_key(None if e is None or e != e else e, c) for e, c in zip(extracted, correct)]
+            by_problem.append((keys, correct, g["thinking_tokens"].astype(float).to_numpy()))
+        for k in sorted({int(k) for k in ks}):
+            usable = [p for p in by_problem if len(p[0]) >= k]
+            if not usable:
+                continue
+            maj = np.array([maj_at_k(keys, k) for keys, _, _ in usable])
+            passk = np.array([pass_at_k(len(c), sum(c), k) for _, c, _ in usable])
+            tokens = np.array([k * t.mean() for _, _, t in usable])
+            lo, hi = bootstrap_interval(maj, np.ones(len(maj)))
+            rows.append({
+                "model": model, "task": task, "method": method, "budget": k, "waits": 0, "unit": "samples",
+                "a_max": np.nan, "n": len(usable), "n_problems": len(usable), "correct": int(round(maj.sum())),
+                "accuracy_pct": 100 * maj.mean(), "ci_low_pct": 100 * lo, "ci_high_pct": 100 * hi,
+                "ci_method": "bootstrap", "mean_thinking_tokens": tokens.mean(),
+                "median_thinking_tokens": float(np.median(tokens)), "pass_at_k_pct": 100 * passk.mean(),
+            })
+    return pd.DataFrame(rows).reindex(columns=RUN_COLUMNS)

@@ -108,10 +108,10 @@ class BudgetForcing:
             self._update_thinking(trace, out)
         elif trace.phase == "answer":
             ids = list(out.token_ids)
-            if out.finish_reason == "stop" and isinstance(out.stop_reason, int) and ids and ids[-1] == out.stop_reason:
-                ids = ids[:-1]  # the end-of-turn token is not part of the answer
-            elif out.finish_reason == "stop" and isinstance(out.stop_reason, str):
+            if out.finish_reason == "stop" and isinstance(out.stop_reason, str):
                 ids = ids[: split_at_stop(ids, out.stop_reason, self.tok)]
+            elif out.finish_reason == "stop" and ids and ids[-1] in (out.stop_reason, *self.tok.eos_token_ids):
+                ids = ids[:-1]  # the end-of-turn token (vLLM reports EOS as stop_reason None)
             trace.answer_ids = ids
             trace.finish_reason = out.finish_reason
             trace.phase = "done"
