@@ -19,10 +19,11 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from harness.cli.check import check
     from harness.cli.listing import methods, tasks
     from harness.cli.run import run
 
-    for command in (run, tasks, methods):
+    for command in (run, tasks, methods, check):
         cli.add_command(command)
     try:
         from harness.cli.report import report
