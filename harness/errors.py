@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class DataError(UserError):
     """A task's data is missing, unreadable or malformed."""
+
+
+class RunInterrupted(Exception):
+    """A run stopped midway (engine failure); finished samples are on disk. Exit code 1."""

@@ -17,7 +17,7 @@ from typing import Any
 from harness import __version__
 from harness.engines import make_engine
 from harness.engines.base import Engine
-from harness.errors import UserError
+from harness.errors import RunInterrupted, UserError
 from harness.formats import FORMATS, detect_format, with_overrides
 from harness.methods.base import Budget, MethodConfig, load_method_class
 from harness.runner import RunStats, Sweep, run_sweep
@@ -126,6 +126,13 @@ def execute(config: RunConfig) -> RunOutcome:
     try:
         stats = run_sweep(engine, method, task, problems, sweep, store, done,
                           grade_timeout=config.grade_timeout, progress=config.progress)
+    except (KeyboardInterrupt, UserError):
+        raise
+    except Exception as exc:  # an engine error (out of memory, a dead server...): keep what is done
+        saved = len(store.records()) - len(done)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunInterrupted(f"the run stopped: {type(exc).__name__}: {first}. {saved} new samples are saved "
+                             f"in {output}; rerun the same command to resume") from exc
     finally:
         store.close()
     return RunOutcome(output, stats, store.records())

@@ -9,7 +9,7 @@ import click
 
 from harness import __version__
 from harness.engines.base import EngineError
-from harness.errors import UserError
+from harness.errors import RunInterrupted, UserError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -38,9 +38,12 @@ _register()
 def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="bench", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("interrupted: finished samples are saved; rerun the same command to resume", err=True)
         sys.exit(130)
+    except RunInterrupted as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
