@@ -1,0 +1,155 @@
+"""Final-answer extraction from a model response.
+
+Conventions
+-----------
+* Only the text after the last ``</think>`` is considered (the answer, not the reasoning),
+  when the response contains one.
+* ``extract_boxed`` returns the content of the *last top-level* ``\\boxed{...}`` (or
+  ``\\fbox{...}``). Braces are matched with escapes honoured: ``\\{`` and ``\\}`` are literal
+  braces and do not count, ``\\\\`` is a line break. Boxes nested inside a box belong to it
+  (``\\boxed{\\boxed{5}}`` gives ``\\boxed{5}``, which the comparison then unwraps).
+* Decision on truncation: if the last box that was opened is never closed (the response
+  was cut off inside it), the result is ``None`` even when an earlier complete box exists.
+  A truncated final answer is not an answer, and an earlier box is one the model went on
+  past; crediting it would reward a cut-off response for an intermediate result.
+* ``extract_answer`` uses the last box; with no box at all it takes the last line starting
+  with ``Final Answer:`` / ``Answer:`` / ``The final answer is`` (case-insensitive; markdown
+  bold/italics around the keyword allowed; the answer may sit on the next non-empty line),
+  stripped of markdown emphasis, ``$...$`` / ``\\(...\\)`` / ``\\[...\\]`` delimiters and a
+  trailing period.
+
+Every function here runs in time linear in the length of its input (no backtracking-heavy
+regular expressions), so hostile text cannot stall extraction.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["after_thinking", "extract_answer", "extract_boxed", "strip_answer_markup"]
+
+_BOX_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_THINK_END = "</think>"
+
+# `Answer:` / `Final Answer:` / `The final answer is` at the start of a line, optionally in
+# bold/italics or a heading. Written without adjacent overlapping quantifiers, so a line of
+# 10^6 spaces cannot make it backtrack quadratically.
+_ANSWER_LINE = re.compile(
+    r"^[ \t>#*_-]*(?:the[ \t]+)?(?:final[ \t]+)?answer[ \t*_]*(?:is\b[ \t*_]*[:：]?|[:：])"
+    r"(?P<rest>[^\n]*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def after_thinking(text: str) -> str:
+    """The part of ``text`` after the last ``</think>`` (all of it when there is none)."""
+    idx = text.rfind(_THINK_END)
+    return text if idx < 0 else text[idx + len(_THINK_END):]
+
+
+def match_brace(text: str, open_idx: int) -> int | None:
+    """Index just past the ``}`` closing the ``{`` at ``open_idx``, or None if unbalanced.
+
+    A backslash escapes the next character, so ``\\{``/``\\}`` are not counted.
+    """
+    depth = 0
+    i, n = open_idx, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+def extract_boxed(text: str) -> str | None:
+    """Content of the last top-level ``\\boxed{}``/``\\fbox{}`` in ``text``, stripped.
+
+    Returns None when there is no box, or when the last box opened is unbalanced
+    (truncated output), whatever came before it.
+    """
+    if not text:
+        return None
+    result: str | None = None
+    pos = 0
+    while True:
+        m = _BOX_START.search(text, pos)
+        if m is None:
+            return result
+        open_idx = m.end() - 1
+        end = match_brace(text, open_idx)
+        if end is None:
+            return None  # the final box was cut off: no answer
+        result = text[open_idx + 1:end - 1].strip()
+        pos = end
+
+
+def _unwrap_math(s: str) -> str:
+    """Remove one layer of ``$..$``, ``$$..$$``, ``\\(..\\)`` or ``\\[..\\]`` around ``s``."""
+    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
+            return s[len(left):len(s) - len(right)].strip()
+    return s
+
+
+def strip_answer_markup(s: str) -> str:
+    """Strip markdown emphasis, math delimiters and a trailing period around an answer."""
+    prev = None
+    s = s.strip()
+    while s != prev:
+        prev = s
+        for mark in ("**", "__", "*"):
+            if s.startswith(mark) and s.endswith(mark) and len(s) > 2 * len(mark):
+                s = s[len(mark):len(s) - len(mark)].strip()
+        if s.startswith("**") and s.count("**") == 1:  # unbalanced bold opener
+            s = s[2:].strip()
+        if s.endswith("**") and s.count("**") == 1:
+            s = s[:-2].strip()
+        s = _unwrap_math(s)
+        if s.endswith(".") and not s.endswith(".."):
+            s = s[:-1].rstrip()
+    return s
+
+
+def _answer_line(text: str) -> str | None:
+    """Content of the last ``Answer:``/``Final Answer:`` line (or the line after it)."""
+    last: re.Match[str] | None = None
+    for last in _ANSWER_LINE.finditer(text):
+        pass
+    if last is None:
+        return None
+    rest = last.group("rest").strip()
+    if not rest.strip("*_ \t"):
+        # keyword alone on its line: the answer is the next non-empty line
+        for line in text[last.end():].splitlines():
+            if line.strip():
+                rest = line.strip()
+                break
+        else:
+            return None
+    ans = strip_answer_markup(rest)
+    return ans or None
+
+
+def extract_answer(text: str) -> str | None:
+    """The final answer of a response: last ``\\boxed{}``, else last ``Answer:`` line.
+
+    Looks only after the last ``</think>``. A truncated last box gives None. An answer line
+    that itself holds an unclosed ``\\boxed{`` gives None too.
+    """
+    if not text:
+        return None
+    tail = after_thinking(text)
+    if _BOX_START.search(tail):
+        return extract_boxed(tail) or None
+    ans = _answer_line(tail)
+    if ans is None:
+        return None
+    return ans
