@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from harness.engines.base import Engine
 from harness.grading import grade_many
 from harness.methods.base import Budget, Method, Trace, run_key, sample_seed
+from harness.sharing import dedupe, families, shadow_step
 from harness.store import ResultStore
 from harness.tasks import Task
 from harness.types import Problem
@@ -29,6 +30,7 @@ class Sweep:
     waits: tuple[int, ...] = (0,)
     samples: int = 1
     seed: int = 0
+    share: bool = True  # nested budgets share their thinking (harness.sharing); False: --no-share
 
 
 @dataclass
@@ -69,10 +71,14 @@ def run_sweep(
     stats.planned = len(todo)
     stats.skipped = len(problems) * len(sweep.budgets) * len(sweep.waits) * sweep.samples - len(todo)
     started = time.monotonic()
-    live: list[Trace] = [
+    traces = [
         method.start(problem, budget, waits, sample, sample_seed(sweep.seed, problem.id, sample))
         for problem, budget, waits, sample in todo
     ]
+    followers: dict[int, list[Trace]] = {}
+    if sweep.share and getattr(method, "shares_prefixes", False):
+        traces, followers = families(traces)
+    live: list[Trace] = list(traces)
     bar = _progress(len(todo), task.name, method.name, enabled=progress)
     try:
         while live:
@@ -84,11 +90,22 @@ def run_sweep(
                 else:
                     requests.append(request)
                     owners.append(trace)
+            released: list[Trace] = []
             if requests:
                 stats.rounds += 1
-                for trace, result in zip(owners, engine.generate(requests)):
-                    method.update(trace, result)
-            live = []
+                unique, where = dedupe(requests) if sweep.share else (requests, list(range(len(requests))))
+                results = engine.generate(unique)
+                for trace, request, i in zip(owners, requests, where):
+                    thinking = trace.phase == "thinking"
+                    method.update(trace, results[i])
+                    shadows = followers.get(id(trace))
+                    if thinking and shadows:
+                        still = [f for f in shadows if shadow_step(method, f, request, results[i])]
+                        released += [f for f in shadows if f not in still]
+                        if trace.phase != "thinking":  # cannot happen (see sharing.py); stay safe
+                            released, still = released + still, []
+                        followers[id(trace)] = still
+            live = released
             for trace in owners:
                 (finished if trace.phase == "done" else live).append(trace)
             if finished:

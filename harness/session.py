@@ -46,6 +46,7 @@ class RunConfig:
     format_overrides: dict[str, str | None] = field(default_factory=dict)
     grade_timeout: float = 5.0
     progress: bool = True
+    share: bool = True
 
 
 @dataclass
@@ -118,7 +119,7 @@ def execute(config: RunConfig) -> RunOutcome:
             run_budgets, samples = method.runner_sweep(budgets, config.samples)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    sweep = Sweep(budgets=run_budgets, waits=config.waits, samples=samples, seed=config.seed)
+    sweep = Sweep(budgets=run_budgets, waits=config.waits, samples=samples, seed=config.seed, share=config.share)
     spec = build_spec(config, task.name, task.source(data_dir), engine, fmt.to_dict(), sweep)
     spec["budgets"] = list(budgets)
     spec["method_config"]["temperature"] = method.temperature

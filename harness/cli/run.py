@@ -45,6 +45,7 @@ def _unescape(value: str | None) -> str | None:
 @click.option("--thinking-end", default=None, help="Override: end-of-thinking delimiter (may span tokens).")
 @click.option("--answer-prefix", default=None, help="Override: text written after a forced end [s1: '\\nFinal Answer:'].")
 @click.option("--grade-timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds per answer comparison.")
+@click.option("--no-share", is_flag=True, help="Generate each budget separately (default: nested budgets share their thinking).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def run(**opts: object) -> None:
     """Run METHOD over BUDGETS on TASK with MODEL; rerunning the same command resumes."""
@@ -100,6 +101,7 @@ def _config(o: dict) -> RunConfig:
         },
         grade_timeout=o["grade_timeout"],
         progress=not o["no_progress"],
+        share=not o["no_share"],
     )
 
 

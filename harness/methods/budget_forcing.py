@@ -31,6 +31,7 @@ class BudgetForcing:
     budget_unit: ClassVar[str] = "tokens"
     description: ClassVar[str] = "s1 budget forcing: cap thinking at N tokens; --waits extends it with 'Wait'"
     default_temperature: ClassVar[float] = 0.0
+    shares_prefixes: ClassVar[bool] = True  # one prompt for every budget: see harness.sharing
 
     def __init__(self, tokenizer: Tokenizer, fmt: ThinkingFormat, config: MethodConfig):
         self.tok, self.fmt, self.config = tokenizer, fmt, config

@@ -38,6 +38,7 @@ def with_instruction(question: str, instruction: str) -> str:
 
 
 class TokenConditional(BudgetForcing):
+    shares_prefixes: ClassVar[bool] = False  # the prompt or the sampling differs per budget
     name: ClassVar[str] = "token_conditional"
     description: ClassVar[str] = "prompt 'Think for up to N tokens.' without enforcement"
 
@@ -76,6 +77,7 @@ def count_steps(text: str, delimiter: str) -> list[int]:
 
 
 class StepConditional(BudgetForcing):
+    shares_prefixes: ClassVar[bool] = False  # the prompt or the sampling differs per budget
     name: ClassVar[str] = "step_conditional"
     budget_unit: ClassVar[str] = "steps"
     description: ClassVar[str] = "prompt 'Think for up to N steps.' without enforcement"
@@ -141,6 +143,7 @@ def _tokens_covering(tok: Any, ids: list[int], offset: int) -> int:
 
 
 class ClassConditional(BudgetForcing):
+    shares_prefixes: ClassVar[bool] = False  # the prompt or the sampling differs per budget
     name: ClassVar[str] = "class_conditional"
     budget_unit: ClassVar[str] = "class"
     description: ClassVar[str] = "prompt for a 'short' or 'long' amount of thinking ('none': the default run)"

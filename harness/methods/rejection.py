@@ -22,6 +22,7 @@ MAX_CANDIDATES_PER_ROUND = 64
 
 
 class RejectionSampling(BudgetForcing):
+    shares_prefixes: ClassVar[bool] = False  # the prompt or the sampling differs per budget
     name: ClassVar[str] = "rejection_sampling"
     budget_unit: ClassVar[str] = "tokens"
     description: ClassVar[str] = "resample (temperature 1) until thinking ends by itself within N tokens"
