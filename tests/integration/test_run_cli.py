@@ -87,27 +87,76 @@ def test_bench_tasks_and_methods_list(data_dir):
     assert "budget_forcing" in methods and "tokens" in methods
 
 
+@pytest.fixture
+def bad_data_dir(tmp_path):
+    """A data folder whose math500.jsonl is corrupt and whose GPQA zip has the wrong password."""
+    root = tmp_path / "bad-data"
+    (root / "gpqa").mkdir(parents=True)
+    (root / "math500.jsonl").write_text('{"problem": "1+1", "answer": "2", "unique_id": "a"}\n{not json\n')
+    (root / "gpqa" / "dataset.zip").write_bytes(b"PK\x03\x04 this is not the official zip")
+    return root
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
         (("--task", "nope"), "unknown task 'nope'"),
         (("--method", "nope"), "unknown method 'nope'"),
+        (("--engine", "nope"), "unknown engine"),
         (("--budgets", "512,,1"), "--budgets"),
+        (("--budgets", ""), "--budgets"),
         (("--budgets", "0"), "positive"),
+        (("--budgets", "-5"), "positive"),
         (("--budgets", "abc"), "not a number"),
         (("--budgets", "8,8"), "twice"),
+        (("--budgets", "100000"), "does not fit the model's context"),
+        (("--waits", "x"), "--waits"),
+        (("--method", "class_conditional", "--budgets", "medium"), "short, long and none"),
         (("--model", "./no/such/model"), "does not exist"),
         (("--data-dir", "/no/such/dir"), "does not exist"),
-        (("--engine", "nope"), "unknown engine"),
+        (("--data-dir", "BAD"), "corrupt at line 2"),
+        (("--task", "gpqa_diamond", "--data-dir", "BAD"), "not the official dataset.zip"),
+        (("--task", "no_such_file.py"), "does not exist"),
+        (("--temperature", "-1"), "--temperature"),
     ],
 )
-def test_bad_input_is_one_line_exit_2_nothing_written(args, message, tiny_models, data_dir, tmp_path):
+def test_bad_input_is_one_line_exit_2_nothing_written(args, message, tiny_models, data_dir, bad_data_dir, tmp_path):
     base = {"--task": "math500", "--model": str(tiny_models["think"]), "--budgets": "8",
             "--data-dir": str(data_dir), "--output": str(tmp_path / "out")}
     base.update(dict(zip(args[::2], args[1::2])))
+    if base["--data-dir"] == "BAD":
+        base["--data-dir"] = str(bad_data_dir)
     proc = bench("run", *[x for kv in base.items() for x in kv], "--no-progress", check=False)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_foreign_output_directory_is_left_untouched(tiny_models, data_dir, tmp_path):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "draft.tex").write_text("precious")
+    proc = bench("run", "--task", "math500", "--model", str(tiny_models["think"]), "--budgets", "8",
+                 "--data-dir", str(data_dir), "--output", str(precious), check=False)
+    assert proc.returncode == 2 and "not a budgetbench results directory" in proc.stderr
+    assert [p.name for p in precious.iterdir()] == ["draft.tex"]
+
+
+def test_gpqa_zip_with_wrong_password(tiny_models, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("zip") is None:
+        pytest.skip("the zip tool is needed to build an encrypted zip")
+    member = tmp_path / "dataset" / "gpqa_diamond.csv"
+    member.parent.mkdir()
+    member.write_text("Question,Correct Answer\nq,a\n")
+    (tmp_path / "data" / "gpqa").mkdir(parents=True)
+    subprocess.run(["zip", "-q", "-P", "not-the-password", str(tmp_path / "data" / "gpqa" / "dataset.zip"),
+                    "dataset/gpqa_diamond.csv"], cwd=tmp_path, check=True)
+    proc = bench("run", "--task", "gpqa_diamond", "--model", str(tiny_models["think"]), "--budgets", "8",
+                 "--data-dir", str(tmp_path / "data"), "--output", str(tmp_path / "out"), check=False)
+    assert proc.returncode == 2 and "Bad password" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
