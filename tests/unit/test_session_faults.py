@@ -1,0 +1,47 @@
+"""An engine error midway keeps the finished samples and says how to resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import harness.session as session
+from harness.engines.scripted import EOS, CharTokenizer, ScriptedEngine
+from harness.errors import RunInterrupted
+from harness.session import RunConfig, execute
+from tests.conftest import DATA_DIR
+
+
+class FlakyEngine(ScriptedEngine):
+    """Answers normally, then fails like a GPU running out of memory."""
+
+    def __init__(self, fail_on_call: int):
+        super().__init__(lambda c: "\\boxed{1}" + EOS if "</think>" in c.split("<think>\n", 1)[1] else "hm</think>",
+                         CharTokenizer(specials=("</think>", "<think>\n")))
+        self.fail_on_call = fail_on_call
+
+    def generate(self, requests):
+        if self.stats.calls + 1 == self.fail_on_call:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().generate(requests)
+
+
+@pytest.fixture
+def config(tmp_path):
+    if not (DATA_DIR / "math500.jsonl").is_file():
+        pytest.skip("shared data not found")
+    return RunConfig(task="math500", model="scripted", budgets=("40",), waits=(0, 1, 2), limit=3,
+                     output=str(tmp_path / "out"), data_dir=str(DATA_DIR), progress=False)
+
+
+def test_engine_error_keeps_finished_samples_and_resume_completes(config, monkeypatch):
+    monkeypatch.setattr(session, "_check_model_path", lambda model: None)
+    monkeypatch.setattr(session, "make_engine", lambda *a, **k: FlakyEngine(fail_on_call=3))
+    with pytest.raises(RunInterrupted, match=r"out of memory.*3 new samples are saved.*rerun the same command"):
+        execute(config)
+    lines = open(f"{config.output}/samples.jsonl").read().splitlines()
+    assert len(lines) == 3 and all(json.loads(x)["waits"] == 0 for x in lines)  # round 2 finished waits=0
+    monkeypatch.setattr(session, "make_engine", lambda *a, **k: FlakyEngine(fail_on_call=-1))
+    outcome = execute(config)
+    assert outcome.stats.skipped == 3 and len(outcome.records) == 9
