@@ -105,7 +105,7 @@ class ResultStore:
         """Lock, write or merge the spec, repair a torn tail; return the keys already done."""
         old = self.check(spec)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock()
+        self.lock()
         if old is not None:
             spec = merge_sweep(old, spec)
         write_atomic(self.spec_path, json.dumps(spec, indent=2, sort_keys=True) + "\n")
@@ -113,7 +113,8 @@ class ResultStore:
         self._out = self.samples_path.open("a", encoding="utf-8")
         return {record_key(r) for r in read_records(self.samples_path)}
 
-    def _lock(self) -> None:
+    def lock(self) -> None:
+        """Become the directory's only writer (refuses if another process is)."""
         fd = os.open(self.dir / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -22,8 +22,9 @@ def _register() -> None:
     from harness.cli.check import check
     from harness.cli.listing import methods, tasks
     from harness.cli.run import run
+    from harness.cli.score import score
 
-    for command in (run, tasks, methods, check):
+    for command in (run, tasks, methods, check, score):
         cli.add_command(command)
     try:
         from harness.cli.report import report

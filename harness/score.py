@@ -1,0 +1,52 @@
+"""Re-grade stored samples with the current grader, without regenerating (``bench score``).
+
+The results directory is locked like a run (no writer at the same time), every record's
+``extracted``, ``correct`` and ``grade_note`` are recomputed from its stored ``answer_text`` and
+``gold``, and ``samples.jsonl`` is replaced atomically (temporary file + rename): a crash leaves
+either the old file or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import UserError
+from harness.grading import grade_many
+from harness.store import SAMPLES_FILE, SPEC_FILE, ResultStore, read_records, write_atomic
+from harness.tasks import get_task
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    directory: Path
+    records: int
+    changed: int
+    now_correct: int
+    now_wrong: int
+
+
+def rescore(directory: str | Path, timeout: float = 5.0) -> ScoreOutcome:
+    directory = Path(directory)
+    if not (directory / SPEC_FILE).is_file() or not (directory / SAMPLES_FILE).is_file():
+        raise UserError(f"{directory} is not a results directory (spec.json + samples.jsonl)")
+    spec = json.loads((directory / SPEC_FILE).read_text(encoding="utf-8"))
+    kind = get_task(spec["task"]).answer_kind
+    store = ResultStore(directory)
+    store.lock()
+    try:
+        records = read_records(directory / SAMPLES_FILE)
+        grades = grade_many([(r["gold"], r.get("answer_text") or "") for r in records], kind, timeout=timeout)
+        changed = up = down = 0
+        for record, g in zip(records, grades):
+            if bool(record.get("correct")) != bool(g.correct):
+                changed += 1
+                up += bool(g.correct)
+                down += not g.correct
+            record.update(extracted=g.extracted, correct=bool(g.correct), grade_note=g.reason)
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        write_atomic(directory / SAMPLES_FILE, text)
+    finally:
+        store.close()
+    return ScoreOutcome(directory, len(records), changed, up, down)
