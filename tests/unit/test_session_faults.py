@@ -45,3 +45,34 @@ def test_engine_error_keeps_finished_samples_and_resume_completes(config, monkey
     monkeypatch.setattr(session, "make_engine", lambda *a, **k: FlakyEngine(fail_on_call=-1))
     outcome = execute(config)
     assert outcome.stats.skipped == 3 and len(outcome.records) == 9
+
+
+PAYLOADS = [
+    "__import__('os').system('touch {marker}')",
+    "eval(\"__import__('os').system('touch {marker}')\")",
+    "(lambda: __import__('os').system('touch {marker}'))()",
+    "().__class__.__bases__[0].__subclasses__()",
+]
+
+
+def test_hostile_model_output_through_a_whole_run_executes_nothing(tmp_path, monkeypatch):
+    if not (DATA_DIR / "math500.jsonl").is_file():
+        pytest.skip("shared data not found")
+    marker = tmp_path / "pwned"
+    answers = [p.format(marker=marker) for p in PAYLOADS]
+
+    def hostile(context: str) -> str:
+        if "</think>" not in context.split("<think>\n", 1)[1]:
+            return "thinking</think>"
+        pick = answers[len(context) % len(answers)]
+        return f"\\boxed{{{pick}}} and also Final Answer: {pick}" + EOS
+
+    engine = ScriptedEngine(hostile, CharTokenizer(specials=("</think>", "<think>\n")))
+    monkeypatch.setattr(session, "_check_model_path", lambda model: None)
+    monkeypatch.setattr(session, "make_engine", lambda *a, **k: engine)
+    for task in ("math500", "aime24"):
+        config = RunConfig(task=task, model="scripted", budgets=("50",), limit=8, output=str(tmp_path / task),
+                           data_dir=str(DATA_DIR), progress=False)
+        outcome = execute(config)
+        assert len(outcome.records) == 8 and not any(r["correct"] for r in outcome.records)
+    assert not marker.exists()
