@@ -350,8 +350,12 @@ def _log2_axis(ax, values: Iterable[float]) -> None:
     """Log2 x axis labelled in plain numbers, padded, with at least one power of two in view."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    ax.set_xscale("log", base=2)
     xs = [v for v in values if v > 0]
+    with warnings.catch_warnings():  # runs with 0 mean tokens cannot be shown on a log axis
+        warnings.filterwarnings("ignore", message="Data has no positive values")
+        ax.set_xscale("log", base=2, nonpositive="mask")
+    if not xs:
+        ax.set_xlim(1, 2)
     if xs:
         left, right = min(xs) / 1.15, max(xs) * 1.15
         if math.floor(math.log2(right)) < math.ceil(math.log2(left)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from harness.engines import ENGINES
@@ -47,6 +49,7 @@ def _unescape(value: str | None) -> str | None:
 @click.option("--grade-timeout", type=click.FloatRange(min=0.1), default=5.0, show_default=True, help="Seconds per answer comparison.")
 @click.option("--no-share", is_flag=True, help="Generate each budget separately (default: nested budgets share their thinking).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--no-report", is_flag=True, help="Do not write tables and curves into OUTPUT/report at the end.")
 def run(**opts: object) -> None:
     """Run METHOD over BUDGETS on TASK with MODEL; rerunning the same command resumes."""
     config = _config(opts)
@@ -55,6 +58,18 @@ def run(**opts: object) -> None:
     click.echo(f"{s.finished} samples generated, {s.skipped} already on disk, {s.rounds} rounds, "
                f"{s.seconds:.1f}s -> {outcome.output}")
     click.echo(summary_table(outcome.records))
+    if not opts["no_report"] and outcome.records:
+        written = write_run_report(outcome.output)
+        click.echo(f"tables and curves: {outcome.output / 'report'} ({', '.join(p.name for p in written)})")
+
+
+def write_run_report(output: Path) -> list[Path]:
+    """The run's own report (as bench report OUTPUT --out OUTPUT/report would write it)."""
+    from harness.metrics import method_metrics
+    from harness.report import load_runs, write_report
+
+    runs = load_runs([output], warn=lambda message: None)
+    return write_report(runs, method_metrics(runs), output / "report")
 
 
 def _config(o: dict) -> RunConfig:
