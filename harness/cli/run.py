@@ -139,4 +139,6 @@ def summary_table(records: list[dict]) -> str:
         }
     ).reset_index()
     table = table.rename(columns={"accuracy": "acc %", "forced_end": "forced %", "unextractable": "no answer %"})
+    numeric = pd.to_numeric(table["budget"], errors="coerce")
+    table = table.assign(_n=numeric.fillna(float("inf"))).sort_values(["_n", "budget", "waits"]).drop(columns="_n")
     return table.to_string(index=False)
