@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from collections import Counter
 
+import matplotlib.image
+import pandas as pd
 import pytest
 
 from tests.conftest import bench, read_samples
@@ -65,6 +67,16 @@ def test_report_puts_every_method_in_one_table(all_runs, tmp_path):
     with open(tmp_path / "runs.csv") as f:
         votes = [row for row in csv.DictReader(f) if row["method"] == "majority_vote"]
     assert sorted(int(r["budget"]) for r in votes) == [1, 2, 4]
+    for name in ("runs", "methods"):
+        for ext in ("csv", "md", "tex"):
+            assert (tmp_path / f"{name}.{ext}").stat().st_size > 0
+        table = pd.read_csv(tmp_path / f"{name}.csv")
+        table.to_csv(tmp_path / "again.csv", index=False)
+        assert pd.read_csv(tmp_path / "again.csv").equals(table)  # round-trips through pandas
+    image = matplotlib.image.imread(tmp_path / "accuracy.png")
+    assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
+    assert (tmp_path / "accuracy.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "forced_end.png").is_file() and (tmp_path / "forced_end.svg").is_file()
 
 
 def test_resampled_and_voted_runs_resume_without_duplicates(all_runs, tiny_models, data_dir):
