@@ -18,8 +18,8 @@ def _unescape(value: str | None) -> str | None:
 
 
 @click.command("run")
-@click.option("--task", required=True, help="Task name (bench tasks), a module:TASK reference or a .py plugin file.")
-@click.option("--model", required=True, help="Hugging Face model id or local model directory.")
+@click.option("--task", default=None, help="Task name (bench tasks), a module:TASK reference or a .py plugin file [default: toy_sum].")
+@click.option("--model", default=None, help="Hugging Face model id or local model directory [default: the shipped toy model].")
 @click.option("--method", default="budget_forcing", show_default=True, help="Length-control method (bench methods).")
 @click.option("--budgets", default=None, help="Comma-separated budgets in the method's unit, e.g. 512,2048,8192.")
 @click.option("--waits", default="0", show_default=True, help="Extensions: times the end of thinking is suppressed, e.g. 0,1,2.")
@@ -73,6 +73,13 @@ def write_run_report(output: Path) -> list[Path]:
 
 
 def _config(o: dict) -> RunConfig:
+    if o["task"] is None and o["model"] is None:  # the embedded default: toy model on its toy task
+        from harness.toy import MODEL_DIR
+
+        o = {**o, "task": "toy_sum", "model": str(MODEL_DIR)}
+    elif o["task"] is None or o["model"] is None:
+        missing = "--task" if o["task"] is None else "--model"
+        raise UserError(f"{missing} is required when the other is given (omit both to run the shipped toy model)")
     budgets = split_budgets(o["budgets"]) if o["budgets"] is not None else ()
     waits = parse_csv_ints(str(o["waits"]), "--waits", minimum=0)
     if o["engine"] not in ENGINES:
