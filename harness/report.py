@@ -81,11 +81,8 @@ def load_records(paths: Iterable[str | Path], *, keep_text: bool = True, warn: W
     for path in _unique(paths):
         if not is_results_dir(path):
             raise ResultsError(f"{path}: not a results directory (spec.json + samples.jsonl)")
-        try:
-            spec = json.loads((path / "spec.json").read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise ResultsError(f"{path / 'spec.json'}: not valid JSON ({exc})") from None
-        if not isinstance(spec, dict) or "model" not in spec:
+        spec = _spec(path)
+        if "model" not in spec:
             raise ResultsError(f"{path / 'spec.json'}: no \"model\" field")
         df = pd.DataFrame(read_samples(path / "samples.jsonl", keep_text=keep_text, warn=warn))
         if df.empty:

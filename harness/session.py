@@ -120,9 +120,8 @@ def execute(config: RunConfig) -> RunOutcome:
         except ValueError as exc:
             raise UserError(str(exc)) from None
     sweep = Sweep(budgets=run_budgets, waits=config.waits, samples=samples, seed=config.seed, share=config.share)
-    spec = build_spec(config, task.name, task.source(data_dir), engine, fmt.to_dict(), sweep)
-    spec["budgets"] = list(budgets)
-    spec["method_config"]["temperature"] = method.temperature
+    spec = build_spec(config, task.name, task.source(data_dir), engine, fmt.to_dict(), sweep,
+                      budgets=budgets, temperature=method.temperature)
     done = store.open(spec)
     try:
         stats = run_sweep(engine, method, task, problems, sweep, store, done,
@@ -165,9 +164,13 @@ def _check_model_path(model: str) -> None:
         raise UserError(f"model directory {model} does not exist: pass a local model folder or a hub id")
 
 
-def build_spec(config: RunConfig, task: str, source: str, engine: Engine, fmt: dict, sweep: Sweep) -> dict[str, Any]:
+def build_spec(config: RunConfig, task: str, source: str, engine: Engine, fmt: dict, sweep: Sweep, *,
+               budgets: tuple[Budget, ...], temperature: float) -> dict[str, Any]:
+    """The run's spec. ``budgets`` are the user's (majority_vote: the K values, not the runner's
+    sweep); ``temperature`` is the one in effect (the method's default when not given)."""
     method_config = config.method_config.to_dict()
     method_config.pop("waits", None)
+    method_config["temperature"] = temperature
     return {
         "harness_version": __version__,
         "method_version": METHOD_VERSION,
@@ -178,7 +181,7 @@ def build_spec(config: RunConfig, task: str, source: str, engine: Engine, fmt: d
         "format": fmt,
         "method_config": method_config,
         "seed": config.seed,
-        "budgets": list(sweep.budgets),
+        "budgets": list(budgets),
         "waits": list(sweep.waits),
         "samples": sweep.samples,
         "limit": config.limit,

@@ -53,6 +53,13 @@ def _mv_boxed(rows: list[dict]) -> int:
     return agree
 
 
+def _show_misses(got: list, rows: list[dict], label: str, describe) -> None:
+    """Print the cases where the grader disagrees with the label ``rows[i][label]``."""
+    for g, r in zip(got, rows):
+        if g != r[label]:
+            print(f"  expected {r[label]!r} got {g!r}: {describe(r)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--grading-dir", type=Path, default=ROOT.parent / "shared" / "grading")
@@ -71,18 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     mv = "skipped" if args.no_baseline else f"{_mv_math(math_rows)}/{len(math_rows)}"
     print(f"math: budgetbench {math_ok}/{len(math_rows)}, math-verify {mv}")
     if args.show:
-        for v, r in zip(ours, math_rows):
-            if v != r["equal"]:
-                print(f"  label={r['equal']} got={v}: {r['gold']!r} vs {r['pred']!r} ({r['note']})")
+        _show_misses(ours, math_rows, "equal", lambda r: f"{r['gold']!r} vs {r['pred']!r} ({r['note']})")
 
     choice_rows = _rows(d / "choice-cases-dev.jsonl")
     got_choice = [extract_choice(r["response"]) for r in choice_rows]
     choice_ok = sum(g == r["extracted"] for g, r in zip(got_choice, choice_rows))
     print(f"choice: budgetbench {choice_ok}/{len(choice_rows)}, math-verify n/a")
     if args.show:
-        for g, r in zip(got_choice, choice_rows):
-            if g != r["extracted"]:
-                print(f"  expected {r['extracted']} got {g}: {r['note']}")
+        _show_misses(got_choice, choice_rows, "extracted", lambda r: r["note"])
 
     boxed_rows = _rows(d / "boxed-cases-dev.jsonl")
     got_boxed = [extract_boxed(r["response"]) for r in boxed_rows]
@@ -90,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     mv = "skipped" if args.no_baseline else f"{_mv_boxed(boxed_rows)}/{len(boxed_rows)} (parsed value)"
     print(f"boxed: budgetbench {boxed_ok}/{len(boxed_rows)}, math-verify {mv}")
     if args.show:
-        for g, r in zip(got_boxed, boxed_rows):
-            if g != r["expected_boxed"]:
-                print(f"  expected {r['expected_boxed']!r} got {g!r}: {r['note']}")
+        _show_misses(got_boxed, boxed_rows, "expected_boxed", lambda r: r["note"])
     return 0
 
 
