@@ -167,6 +167,14 @@ def _by_field(frame: pd.DataFrame, samples: Samples, view: pd.DataFrame, name: s
               config: AnalysisConfig) -> tuple[list[str], list[Path]]:
     """Curves, advisor, overthinking and equal cost per stratum of one field: (text blocks, paths)."""
     tag, text, written = _safe(name), [], []
+    tasks = sorted({t for t, m in zip(samples.records["task"], samples.records["metadata"])
+                    if isinstance(m, dict) and name in m})
+    others = sorted(set(frame["task"]) - set(tasks))
+    if others:
+        text.append(f"By {name}: left out {', '.join(others)} (no problem there has {name})")
+        frame = frame[frame["task"].isin(tasks)]
+        samples = Samples(samples.records[samples.records["task"].isin(tasks)], samples.vote_ks)
+        view = view[view["task"].isin(tasks)]
     curves = strata_curves(frame, name)
     advice, schedules = advisor_tables(frame, name, config.advisor)
     pivots = curves_pivot(curves)

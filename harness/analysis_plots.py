@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from harness.metrics import method_label
+from harness.metrics import budget_sort_key, method_label
 from harness.problems import GROUP_KEYS, strata_order
 from harness.report import FIG_DPI, LEGEND_WIDTH, _log2_axis, _save, _style, model_name
 
@@ -131,7 +131,7 @@ def plot_equal_cost(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     field = str(table["field"].iloc[0]) if len(table) else ""
     fig, axes, grid = _grid([_title(t, field, s, table["task"].nunique()) for t, s in panels], (3.6, 3.0))
     models = sorted(table["model"].unique())
-    caps = sorted({c for c in table.loc[table["family"] == "hybrid", "cap"]}, key=str)
+    caps = sorted({c for c in table.loc[table["family"] == "hybrid", "cap"]}, key=budget_sort_key)
     for (model, task, stratum), group in table.groupby(["model", "task", "stratum"], sort=False):
         ax, mi = axes[panels.index((task, stratum))], models.index(model)
         suffix = f" · {model_name(model)}" if len(models) > 1 else ""

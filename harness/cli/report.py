@@ -42,12 +42,18 @@ def report(results: tuple[Path, ...], out: Path, scaling_x: str, show_runs: bool
     from harness.analysis import AnalysisConfig, load_checked, parse_by, run_analysis
     from harness.strata import AdvisorConfig
 
-    warn = lambda message: click.echo(f"warning: {message}", err=True)  # noqa: E731
+    said: set[str] = set()
+
+    def warn(message: str) -> None:  # each warning once, though results are read twice with --by
+        if message not in said:
+            said.add(message)
+            click.echo(f"warning: {message}", err=True)
+
     config = AnalysisConfig(by=parse_by(by), advisor=AdvisorConfig(tolerance_pts=tolerance))
     try:
         runs = load_runs(results, warn=warn)
         # the analysis' input is checked (an unknown --by field, no samples) before anything is written
-        samples = load_checked(results, config, warn=lambda _: None) if config.by or problems else None
+        samples = load_checked(results, config, warn=warn) if config.by or problems else None
     except UserError as exc:  # ResultsError included
         raise click.UsageError(str(exc)) from None
     methods = method_metrics(runs, x=scaling_x)

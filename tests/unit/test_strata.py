@@ -137,3 +137,26 @@ def test_unknown_field_is_one_line_listing_the_fields(results, tmp_path):
     assert result.exit_code == 2
     assert "--by difficulty: no problem in the results has that field; available: level, subject" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_tasks_without_the_field_are_left_out(results, tmp_path):
+    other = write_results(tmp_path / "gpqa", [record(f"g{i}", b, i % 2 == 0, b // 2, task="gpqa_diamond",
+                                                     meta={"domain": "Physics"}) for i in range(4) for b in BUDGETS],
+                          task="gpqa_diamond")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(report, [str(results), str(other), "--by", "level", "--out", str(out)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "By level: left out gpqa_diamond (no problem there has level)" in result.output
+    assert set(pd.read_csv(out / "by_level.csv")["task"]) == {"math500"}
+    assert set(pd.read_csv(out / "overthinking.csv")["task"]) == {"math500", "gpqa_diamond"}
+
+
+def test_analysis_files_are_deterministic(results, tmp_path):
+    for name in ("a", "b"):
+        result = CliRunner().invoke(report, [str(results), "--by", "level", "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert "by_level.png" in names and "equal_cost.svg" in names
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
