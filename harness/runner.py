@@ -123,9 +123,12 @@ def run_sweep(
 
 def _records(method: Method, task: Task, traces: list[Trace], timeout: float) -> list[dict[str, Any]]:
     fields = [method.record_fields(t) for t in traces]
-    grades = grade_many(
-        [(t.problem.gold, f["answer_text"]) for t, f in zip(traces, fields)], task.answer_kind, timeout=timeout
-    )
+    if task.grader is not None:  # the task grades its own way (e.g. an lm-eval task's metric)
+        grades = task.grader([(t.problem, f["answer_text"]) for t, f in zip(traces, fields)])
+    else:
+        grades = grade_many(
+            [(t.problem.gold, f["answer_text"]) for t, f in zip(traces, fields)], task.answer_kind, timeout=timeout
+        )
     records = []
     for trace, extra, grade in zip(traces, fields, grades):
         record = {

@@ -17,10 +17,13 @@ import os
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from harness.errors import DataError, UserError
 from harness.types import Problem
+
+if TYPE_CHECKING:
+    from harness.grading import Grade
 
 DATA_DIR_ENV = "BUDGETBENCH_DATA_DIR"
 
@@ -44,6 +47,9 @@ class Task:
     local_path: str  # where the data lives under --data-dir
     load: Callable[[Path | None], list[Problem]]
     strata: tuple[str, ...] = field(default=())  # metadata fields worth grouping results by
+    # Optional: grade (problem, answer text) pairs the task's own way instead of by answer_kind
+    # (lm-eval tasks use their metric). None: harness.grading.grade_many with answer_kind.
+    grader: Callable[[Sequence[tuple[Problem, str]]], list[Grade]] | None = None
 
     def source(self, data_dir: Path | None) -> str:
         if not self.hub_id and not self.local_path:
@@ -62,6 +68,10 @@ def get_task(name: str) -> Task:
     """Resolve a task name, a ``module:attr`` reference or a path to a ``.py`` plugin file."""
     if name.endswith(".py"):
         return _task_from_file(Path(name))
+    if name.startswith("lm_eval:"):  # an lm-evaluation-harness task: see harness.lm_eval_tasks
+        from harness.lm_eval_tasks import make_task
+
+        return make_task(name)
     ref = available_tasks().get(name, name if ":" in name else None)
     if ref is None:
         known = ", ".join(sorted(available_tasks()))
