@@ -7,6 +7,7 @@ model and the output directory are validated before the first byte is written.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import platform
 import re
 import sys
@@ -24,6 +25,7 @@ from harness.runner import RunStats, Sweep, run_sweep
 from harness.store import ResultStore
 from harness.tasks import get_task, resolve_data_dir
 
+_DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 METHOD_VERSION = 1  # bump when a method's semantics change: resumes across versions are refused
 
 
@@ -111,6 +113,8 @@ def execute(config: RunConfig) -> RunOutcome:
         engine.tokenizer.vocab(), engine.tokenizer.chat_template
     )
     fmt = with_overrides(fmt, **config.format_overrides)
+    if hasattr(engine, "check_format"):  # a text-only server cannot carry special-token delimiters
+        engine.check_format([fmt.thinking_end])
     method = method_cls(engine.tokenizer, fmt, config.method_config)
     budgets = _parse_budgets(method, config.budgets, engine)
     run_budgets, samples = budgets, config.samples
@@ -131,8 +135,13 @@ def execute(config: RunConfig) -> RunOutcome:
     except Exception as exc:  # an engine error (out of memory, a dead server...): keep what is done
         saved = len(store.records()) - len(done)
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise RunInterrupted(f"the run stopped: {type(exc).__name__}: {first}. {saved} new samples are saved "
-                             f"in {output}; rerun the same command to resume") from exc
+        cause = f"{type(exc).__name__}: {first}"
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            cause = f"cannot write results ({first}): free disk space, then"
+        else:
+            cause += ";"
+        raise RunInterrupted(f"the run stopped: {cause} rerun the same command to resume ({saved} new "
+                             f"samples are saved in {output})") from exc
     finally:
         store.close()
     return RunOutcome(output, stats, store.records())
@@ -164,6 +173,20 @@ def _check_model_path(model: str) -> None:
         raise UserError(f"model directory {model} does not exist: pass a local model folder or a hub id")
 
 
+def redact_secrets(argv: list[str]) -> list[str]:
+    """The command line with the value of --api-key replaced (results are shared; keys are not)."""
+    out, hide = [], False
+    for arg in argv:
+        if hide:
+            out.append("***")
+        elif arg.startswith("--api-key="):
+            out.append("--api-key=***")
+        else:
+            out.append(arg)
+        hide = arg == "--api-key"
+    return out
+
+
 def build_spec(config: RunConfig, task: str, source: str, engine: Engine, fmt: dict, sweep: Sweep, *,
                budgets: tuple[Budget, ...], temperature: float) -> dict[str, Any]:
     """The run's spec. ``budgets`` are the user's (majority_vote: the K values, not the runner's
@@ -188,5 +211,5 @@ def build_spec(config: RunConfig, task: str, source: str, engine: Engine, fmt: d
         "engine": engine.info(),
         "versions": {"python": platform.python_version(), "budgetbench": __version__},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["bench", *sys.argv[1:]]),
+        "command": " ".join(["bench", *redact_secrets(sys.argv[1:])]),
     }

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from harness.engines import ENGINES
+from harness.engines import ENGINE_OPTIONS, ENGINES, resolve_engine
 from harness.errors import UserError
 from harness.methods.base import MethodConfig
 from harness.session import RunConfig, execute, parse_csv_ints, split_budgets
@@ -35,13 +36,23 @@ def _unescape(value: str | None) -> str | None:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Run only the first N problems.")
 @click.option("--output", "--output-path", "output", default=None, help="Results directory [default: results/TASK/MODEL/METHOD].")
 @click.option("--data-dir", default=None, help="Local data folder laid out like shared/data (else $BUDGETBENCH_DATA_DIR, else the hub).")
-@click.option("--engine", default="hf", show_default=True, help=f"Inference engine: {', '.join(ENGINES)}.")
+@click.option("--engine", default="auto", show_default=True, help="auto (openai with --base-url, else vllm if installed and a GPU is present, else hf), hf, vllm or openai.")
 @click.option("--dtype", default="auto", show_default=True, help="auto, float32, float16 or bfloat16.")
 @click.option("--device", default=None, help="hf engine: torch device [default: cuda if available, else cpu].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True, help="hf engine: rows per generate call.")
 @click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="Context length [default: the model's].")
 @click.option("--revision", default=None, help="Model revision on the hub.")
 @click.option("--trust-remote-code", is_flag=True, help="Allow custom model code from the hub.")
+@click.option("--tokenizer", default=None, help="vllm/openai: tokenizer (hub id or folder) [default: --model].")
+@click.option("--tensor-parallel-size", "-tp", type=click.IntRange(min=1), default=None, help="vllm: GPUs to shard the model over [vLLM default: 1].")
+@click.option("--gpu-memory-utilization", type=click.FloatRange(min=0, max=1, min_open=True), default=None, help="vllm: share of GPU memory to use [default: 0.9].")
+@click.option("--enforce-eager", is_flag=True, default=None, help="vllm: no CUDA graphs.")
+@click.option("--engine-arg", "engine_args", multiple=True, metavar="KEY=VALUE", help="vllm: any other vllm.LLM argument, repeatable (values parsed as JSON when they are).")
+@click.option("--base-url", default=None, help="openai: the server, e.g. http://localhost:8000/v1.")
+@click.option("--api-key", default=None, help="openai: API key [default: $OPENAI_API_KEY]; never written to results.")
+@click.option("--max-concurrency", type=click.IntRange(min=1), default=None, help="openai: requests in flight [default: 32].")
+@click.option("--request-timeout", type=click.FloatRange(min=1), default=None, help="openai: seconds to wait for one completion [default: 1200].")
+@click.option("--max-retries", type=click.IntRange(min=0), default=None, help="openai: retries with backoff on connection errors, 429 and 5xx [default: 6].")
 @click.option("--thinking-format", default="auto", show_default=True, help="auto (from the tokenizer), s1 or think.")
 @click.option("--thinking-start", default=None, help="Override: text that opens thinking (\\n allowed).")
 @click.option("--thinking-end", default=None, help="Override: end-of-thinking delimiter (may span tokens).")
@@ -84,6 +95,7 @@ def _config(o: dict) -> RunConfig:
     waits = parse_csv_ints(str(o["waits"]), "--waits", minimum=0)
     if o["engine"] not in ENGINES:
         raise UserError(f"unknown engine '{o['engine']}': choose one of {', '.join(ENGINES)}")
+    engine = resolve_engine(o["engine"], base_url=o["base_url"])
     method_config = MethodConfig(
         answer_tokens=o["answer_tokens"],
         wait_string=_unescape(o["wait_string"]) or "",
@@ -93,14 +105,7 @@ def _config(o: dict) -> RunConfig:
         step_delimiter=_unescape(o["step_delimiter"]) or "\n\n",
         budget_per_sample=o["budget_per_sample"],
     )
-    engine_options = {
-        "dtype": o["dtype"],
-        "device": o["device"],
-        "batch_size": o["batch_size"],
-        "max_model_len": o["max_model_len"],
-        "revision": o["revision"],
-        "trust_remote_code": o["trust_remote_code"],
-    }
+    engine_options = _engine_options(engine, o)
     return RunConfig(
         task=o["task"],
         model=o["model"],
@@ -112,7 +117,7 @@ def _config(o: dict) -> RunConfig:
         limit=o["limit"],
         output=o["output"],
         data_dir=o["data_dir"],
-        engine=o["engine"],
+        engine=engine,
         engine_options=engine_options,
         method_config=method_config,
         thinking_format=o["thinking_format"],
@@ -125,6 +130,31 @@ def _config(o: dict) -> RunConfig:
         progress=not o["no_progress"],
         share=not o["no_share"],
     )
+
+
+# Flags that only some engines take, and their values when not given.
+_ENGINE_FLAGS = {
+    "device": None, "batch_size": 32, "tokenizer": None, "tensor_parallel_size": None,
+    "gpu_memory_utilization": None, "enforce_eager": None, "engine_args": (), "base_url": None,
+    "api_key": None, "max_concurrency": None, "request_timeout": None, "max_retries": None,
+}
+
+
+def _engine_options(engine: str, o: dict) -> dict:
+    """The options ``engine`` takes; a flag meant for another engine is an error, not ignored."""
+    accepted = ENGINE_OPTIONS[engine]
+    for name, default in _ENGINE_FLAGS.items():
+        if o[name] != default and o[name] is not False and name not in accepted:
+            users = [e for e, names in ENGINE_OPTIONS.items() if name in names]
+            raise UserError(f"--{name.replace('_', '-')} is an option of --engine {'/'.join(users)}, "
+                            f"not of {engine}")
+    if engine == "openai" and not o["base_url"]:
+        raise UserError("--engine openai needs --base-url (e.g. http://localhost:8000/v1)")
+    options = {"dtype": o["dtype"], "max_model_len": o["max_model_len"], "revision": o["revision"],
+               "trust_remote_code": o["trust_remote_code"], "seed": o["seed"],
+               "api_key": o["api_key"] or os.environ.get("OPENAI_API_KEY")}
+    options.update({name: o[name] for name in _ENGINE_FLAGS if o[name] is not None})
+    return {k: v for k, v in options.items() if k in accepted}
 
 
 def summary_table(records: list[dict]) -> str:

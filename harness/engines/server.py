@@ -1,0 +1,293 @@
+"""OpenAI-compatible server engine: ``/v1/completions`` on vLLM serve, SGLang, transformers serve...
+
+Continuation is a raw completion of the prompt built so far. The server's API decides how:
+
+* ``vllm`` (``owned_by: vllm`` in ``/v1/models``): token-id prompts, token ids back
+  (``return_token_ids``), and vLLM's ``stop_token_ids`` / ``skip_special_tokens`` /
+  ``include_stop_str_in_output`` — the same contract as the in-process engines.
+* ``sglang``: token-id prompts and SGLang's stop parameters; completions come back as text.
+* ``text`` (anything else, e.g. ``transformers serve``): text prompts (the decoding of our token
+  ids) and text back. The completion's token ids are the tokenizer's encoding of that text — the
+  one place where generated text is tokenized, because the server returns nothing else — and a
+  server that strips special tokens from its output cannot carry a special-token delimiter
+  (checked by ``check_format``).
+
+Every completion of a round is one HTTP request (``n`` is expanded into seeds ``seed+j`` as
+in the other engines), sent ``--max-concurrency`` at a time. Connection errors, 408/429/5xx
+are retried with exponential backoff and jitter; a server that stays down raises EngineError,
+which the run turns into a clean, resumable stop. The API key is sent as a header only: it is
+not in ``info()``, in errors or in logs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+from harness.engines.base import EngineError, EngineStats, find_stop_string
+from harness.engines.tokenizer import HFTokenizer
+from harness.types import Completion, GenRequest, GenResult
+
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+CONNECT_TIMEOUT = 10.0
+BACKOFF_CAP = 30.0
+
+
+def normalize_base_url(url: str) -> str:
+    """``http://h:8000``, ``.../v1`` and ``.../v1/completions`` all name the same API root."""
+    url = url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise EngineError(f"--base-url must start with http:// or https://, got {url!r}")
+    for suffix in ("/completions", "/chat/completions"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+class OpenAIServerEngine:
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str,
+        api_key: str | None = None,
+        tokenizer: str | None = None,
+        max_concurrency: int = 32,
+        request_timeout: float = 1200.0,
+        max_retries: int = 6,
+        backoff: float = 1.0,
+        max_model_len: int | None = None,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+    ):
+        import requests  # light, but only this engine needs it
+
+        self._requests = requests
+        self.model_id = model
+        self.base_url = normalize_base_url(base_url)
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.max_concurrency, self.request_timeout = max_concurrency, request_timeout
+        self.max_retries, self.backoff = max_retries, backoff
+        self._local = threading.local()
+        served = self._probe()
+        self.api = _api_kind(served)
+        self.tokenizer = HFTokenizer.load(tokenizer or model, revision=revision, trust_remote_code=trust_remote_code)
+        card = next((m for m in served if m.get("id") == model), {})
+        self.max_model_len = max_model_len or card.get("max_model_len")
+        self.stats = EngineStats()
+        self.token_count_mismatches = 0
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="bench-http")
+
+    # -- setup -----------------------------------------------------------------------------
+    def _probe(self) -> list[dict[str, Any]]:
+        """GET /v1/models once: a wrong URL or a server that is not up is a one-line error."""
+        url = self.base_url + "/models"
+        try:
+            resp = self._session().get(url, headers=self._headers, timeout=(CONNECT_TIMEOUT, 30))
+        except self._requests.RequestException as exc:
+            raise EngineError(f"cannot reach the server at {self.base_url} ({_reason(exc)}): start it "
+                              "(e.g. vllm serve MODEL) or fix --base-url") from None
+        if resp.status_code in (401, 403):
+            raise EngineError(f"the server at {self.base_url} refused the API key (HTTP {resp.status_code}): "
+                              "set OPENAI_API_KEY or --api-key")
+        if resp.status_code == 404 and not self.base_url.endswith("/v1/v1"):
+            raise EngineError(f"{url} does not exist (HTTP 404): is {self.base_url} the API root of an "
+                              "OpenAI-compatible server (it usually ends in /v1)?")
+        try:  # some servers cannot list models (transformers serve without a hub cache): plain API
+            data = resp.json().get("data", []) if resp.status_code == 200 else []
+        except (ValueError, AttributeError):
+            data = []
+        return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
+
+    def check_format(self, delimiters: Sequence[str]) -> None:
+        """Refuse a text-only server when a delimiter holds a special token: the server's text
+        output drops special tokens, so the harness could never see that delimiter."""
+        if self.api != "text":
+            return
+        specials = [t for t in getattr(self.tokenizer.hf, "all_special_tokens", ()) if t]
+        for text in delimiters:
+            hit = next((t for t in specials if text and t in text), None)
+            if hit:
+                raise EngineError(
+                    f"the server at {self.base_url} returns text without special tokens, so it drops "
+                    f"{hit!r}, which this thinking format needs: serve the model with vLLM (token ids) "
+                    "or run it in-process with --engine hf")
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "engine": self.name,
+            "model": self.model_id,
+            "base_url": self.base_url,
+            "server_api": self.api,
+            "requests": self._requests.__version__,
+            "max_model_len": self.max_model_len,
+        }
+
+    # -- generation ------------------------------------------------------------------------
+    def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]:
+        self.stats.calls += 1
+        rows = [(req, None if req.params.seed is None else req.params.seed + j)
+                for req in requests for j in range(req.params.n)]
+        self.stats.requests += len(rows)
+        futures = [self._pool.submit(self._complete, req, seed) for req, seed in rows]
+        try:
+            completions = [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        results, k = [], 0
+        for req in requests:
+            results.append(GenResult(tuple(completions[k : k + req.params.n])))
+            k += req.params.n
+        return results
+
+    def _complete(self, req: GenRequest, seed: int | None) -> Completion:
+        p = req.params
+        max_tokens = p.max_tokens
+        if self.max_model_len:
+            max_tokens = min(max_tokens, self.max_model_len - len(req.prompt_ids))
+        if max_tokens <= 0:  # the prompt already fills the context
+            return Completion((), "", "length", None)
+        self.stats.prefill_tokens += len(req.prompt_ids)
+        body = self._body(req, max_tokens, seed)
+        choice, usage = self._post(body)
+        completion = self._parse(choice, usage, p.stop, p.stop_token_ids)
+        self.stats.decode_tokens += len(completion.token_ids)
+        return completion
+
+    def _body(self, req: GenRequest, max_tokens: int, seed: int | None) -> dict[str, Any]:
+        p = req.params
+        body: dict[str, Any] = {"model": self.model_id, "max_tokens": max_tokens,
+                                "temperature": p.temperature, "top_p": p.top_p}
+        if seed is not None and p.temperature > 0:
+            body["seed"] = seed
+        stops = list(p.stop)
+        if self.api == "text":
+            body["prompt"] = self.tokenizer.decode(req.prompt_ids)
+            # No stop_token_ids in the plain API: a non-special stop token becomes a stop string,
+            # a special one (end of turn) ends generation on the server's own EOS handling.
+            specials = set(getattr(self.tokenizer.hf, "all_special_ids", ()))
+            stops += [self.tokenizer.decode([t]) for t in p.stop_token_ids if t not in specials]
+        else:
+            body["prompt"] = list(req.prompt_ids)
+            body["stop_token_ids"] = list(p.stop_token_ids)
+            body["skip_special_tokens"] = False
+            if self.api == "vllm":
+                body["include_stop_str_in_output"] = True
+                body["return_token_ids"] = True
+            else:  # SGLang keeps the stop string with no_stop_trim
+                body["no_stop_trim"] = True
+        if stops:
+            body["stop"] = stops
+        return body
+
+    def _parse(self, choice: dict, usage: dict, stop: Sequence[str], stop_ids: Sequence[int]) -> Completion:
+        finish = "length" if choice.get("finish_reason") == "length" else "stop"
+        text = choice.get("text") or ""
+        if isinstance(choice.get("token_ids"), list):
+            ids = tuple(int(t) for t in choice["token_ids"])
+        else:
+            ids = tuple(self.tokenizer.encode(text))
+            self._check_count(ids, usage, finish)
+        reason = choice.get("stop_reason")
+        if finish == "stop" and reason is None and "stop_reason" not in choice:
+            # Plain servers do not say which stop fired: find it at the end of the output.
+            if ids and ids[-1] in stop_ids:
+                reason = ids[-1]
+            else:
+                reason = find_stop_string(self.tokenizer.decode(ids[-8:]) if ids else "", stop)
+        return Completion(ids, self.tokenizer.decode(ids), finish, reason)
+
+    def _check_count(self, ids: tuple[int, ...], usage: dict, finish: str) -> None:
+        """The server's own count (which may include a stripped end-of-turn token) must match."""
+        counted = usage.get("completion_tokens") if isinstance(usage, dict) else None
+        if counted is None or counted in (len(ids), len(ids) + (finish == "stop")):
+            return
+        self.token_count_mismatches += 1
+        if self.token_count_mismatches == 1:
+            warnings.warn(f"the server counted {counted} completion tokens where the tokenizer finds "
+                          f"{len(ids)}: thinking-token counts from a text-only server may be off by the "
+                          "difference; serve with vLLM for exact token ids", stacklevel=2)
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _session(self):
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self._requests.Session()
+        return session
+
+    def _post(self, body: dict[str, Any]) -> tuple[dict, dict]:
+        url = self.base_url + "/completions"
+        last = ""
+        for attempt in range(self.max_retries + 1):
+            wait = None
+            try:
+                resp = self._session().post(url, json=body, headers=self._headers,
+                                            timeout=(CONNECT_TIMEOUT, self.request_timeout))
+            except self._requests.RequestException as exc:
+                last = _reason(exc)
+            else:
+                if resp.status_code == 200:
+                    return _first_choice(resp, url)
+                last = f"HTTP {resp.status_code}"
+                if resp.status_code not in RETRY_STATUS:
+                    raise EngineError(f"the server refused a completion request ({last}: {_detail(resp)})")
+                wait = _retry_after(resp)
+            if attempt < self.max_retries:
+                delay = min(BACKOFF_CAP, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
+                time.sleep(wait if wait is not None else delay)
+        raise EngineError(f"the server at {self.base_url} did not answer after {self.max_retries + 1} tries "
+                          f"({last})")
+
+
+def _api_kind(served: list[dict[str, Any]]) -> str:
+    owners = {str(m.get("owned_by", "")).lower() for m in served}
+    if "vllm" in owners:
+        return "vllm"
+    if "sglang" in owners:
+        return "sglang"
+    return "text"
+
+
+def _first_choice(resp: Any, url: str) -> tuple[dict, dict]:
+    try:
+        payload = resp.json()
+        return payload["choices"][0], payload.get("usage") or {}
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise EngineError(f"{url} answered something that is not a completion") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """A short cause without URLs' query strings or headers (nothing secret reaches the user)."""
+    name = type(exc).__name__
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "Read timed out",
+                   "Connection reset", "Remote end closed connection"):
+        if marker in text:
+            return f"{name}: {marker}"
+    return name
+
+
+def _detail(resp: Any) -> str:
+    try:
+        detail = resp.json()
+        detail = detail.get("detail") or detail.get("error") or detail.get("message") or detail
+    except ValueError:
+        detail = resp.text
+    return json.dumps(detail)[:200] if not isinstance(detail, str) else detail[:200]
+
+
+def _retry_after(resp: Any) -> float | None:
+    value = resp.headers.get("Retry-After")
+    try:
+        return min(BACKOFF_CAP, float(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,144 @@
+"""vLLM engine: ``vllm.LLM`` in-process, one ``generate`` call per round, token ids in and out.
+
+Every live request of a round goes into one ``LLM.generate`` call as a ``TokensPrompt``; prefix
+caching is on, so a continuation round prefills only what it added to a prompt the engine has
+seen. ``n`` is expanded into requests with seeds ``seed+j`` (as in the other engines, so a sample
+does not depend on how it was batched). vLLM is imported only here.
+
+Stop semantics match ``base.py``: ``include_stop_str_in_output`` keeps a stop string in the
+output and vLLM keeps the token that completed it, or the stop token, in ``token_ids``; an EOS
+stop has ``stop_reason`` None (methods handle both). Text is decoded by our tokenizer from the
+ids, so it is exactly what the ids say, special tokens included.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from harness.engines.base import EngineError, EngineStats, MissingExtraError
+from harness.engines.tokenizer import HFTokenizer, _first_line
+from harness.types import Completion, GenRequest, GenResult
+
+try:  # heavy imports stay inside this engine
+    import vllm
+    from vllm import LLM, SamplingParams
+    from vllm.inputs import TokensPrompt
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise MissingExtraError("vllm", "vllm") from exc
+
+
+def sampling_params(params: Any, seed: int | None, max_tokens: int) -> SamplingParams:
+    """Our SamplingParams (one completion) as vLLM's."""
+    return SamplingParams(
+        n=1,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        seed=seed,
+        max_tokens=max_tokens,
+        stop=list(params.stop) or None,
+        stop_token_ids=list(params.stop_token_ids) or None,
+        skip_special_tokens=False,
+        spaces_between_special_tokens=False,
+        include_stop_str_in_output=True,
+    )
+
+
+def parse_engine_args(pairs: Sequence[str]) -> dict[str, Any]:
+    """``--engine-arg key=value`` pairs as LLM keyword arguments (values parsed as JSON when they
+    are JSON: numbers, true/false, lists, objects; otherwise kept as strings)."""
+    import json
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise EngineError(f"--engine-arg must be key=value, got {pair!r}")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+class VLLMEngine:
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        dtype: str = "auto",
+        max_model_len: int | None = None,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        tokenizer: str | None = None,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        enforce_eager: bool = False,
+        engine_args: Sequence[str] = (),
+        seed: int = 0,
+    ):
+        self.model_id = model
+        self.tokenizer = HFTokenizer.load(tokenizer or model, revision=revision, trust_remote_code=trust_remote_code)
+        kwargs: dict[str, Any] = dict(
+            model=model,
+            tokenizer=tokenizer,
+            dtype=dtype,
+            max_model_len=max_model_len,
+            revision=revision,
+            trust_remote_code=trust_remote_code,
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+            enforce_eager=enforce_eager,
+            enable_prefix_caching=True,
+            seed=seed,
+        )
+        kwargs.update(parse_engine_args(engine_args))
+        try:
+            self.llm = LLM(**kwargs)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise EngineError(f"vLLM cannot load '{model}': {_first_line(exc)}") from exc
+        self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
+        self.options = {k: v for k, v in kwargs.items() if k not in ("model", "tokenizer")}
+        self.stats = EngineStats()
+
+    def info(self) -> dict[str, Any]:
+        return {"engine": self.name, "model": self.model_id, "vllm": vllm.__version__,
+                "max_model_len": self.max_model_len, **{k: v for k, v in self.options.items() if v is not None}}
+
+    def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]:
+        self.stats.calls += 1
+        prompts, params, slots = [], [], []
+        completions: list[Completion | None] = []
+        for req in requests:
+            room = req.params.max_tokens
+            if self.max_model_len:
+                room = min(room, self.max_model_len - len(req.prompt_ids))
+            for j in range(req.params.n):
+                if room <= 0:  # the prompt already fills the context
+                    completions.append(Completion((), "", "length", None))
+                    continue
+                seed = None if req.params.seed is None else req.params.seed + j
+                prompts.append(TokensPrompt(prompt_token_ids=list(req.prompt_ids)))
+                params.append(sampling_params(req.params, seed, room))
+                slots.append(len(completions))
+                completions.append(None)
+                self.stats.prefill_tokens += len(req.prompt_ids)
+        self.stats.requests += len(completions)
+        if prompts:
+            outputs = self.llm.generate(prompts, params, use_tqdm=False)
+            for slot, output in zip(slots, outputs):
+                completions[slot] = self._completion(output.outputs[0])
+        results, k = [], 0
+        for req in requests:
+            results.append(GenResult(tuple(completions[k : k + req.params.n])))  # type: ignore[arg-type]
+            k += req.params.n
+        return results
+
+    def _completion(self, out: Any) -> Completion:
+        ids = tuple(int(t) for t in out.token_ids)
+        self.stats.decode_tokens += len(ids)
+        finish = "length" if out.finish_reason == "length" else "stop"
+        if out.finish_reason not in ("stop", "length"):
+            raise EngineError(f"vLLM ended a request with finish_reason={out.finish_reason!r}")
+        return Completion(ids, self.tokenizer.decode(ids), finish, out.stop_reason)

@@ -1,0 +1,169 @@
+"""The OpenAI-server engine against a scripted HTTP server on 127.0.0.1: what it sends to a
+vLLM server and to a plain one, how it reads answers, retries, gives up, and keeps the key secret."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from harness.engines.base import EngineError
+from harness.engines.server import OpenAIServerEngine, normalize_base_url
+from harness.toy import MODEL_DIR
+from harness.types import GenRequest, SamplingParams
+
+pytest.importorskip("requests")
+
+
+class FakeServer:
+    """Answers /v1/models with ``owner`` and /v1/completions through ``reply(body) -> (status, json)``."""
+
+    def __init__(self, owner: str = "vllm", reply=None):
+        self.owner, self.bodies, self.headers = owner, [], []
+        self.reply = reply or (lambda body: (200, {"choices": [{"text": "", "finish_reason": "length"}]}))
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _send(self, status, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                fake.headers.append(dict(self.headers))
+                self._send(200, {"data": [{"id": "m", "owned_by": fake.owner, "max_model_len": 4096}]})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.bodies.append(body)
+                fake.headers.append(dict(self.headers))
+                self._send(*fake.reply(body))
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server_factory():
+    servers = []
+
+    def make(**kw):
+        servers.append(FakeServer(**kw))
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+def _engine(url, **kw):
+    return OpenAIServerEngine("m", base_url=url, tokenizer=str(MODEL_DIR), backoff=0.01, **kw)
+
+
+def _request(max_tokens=5, n=1, seed=None, temperature=0.0, stop=(), stop_ids=(7,)):
+    return GenRequest((1, 2, 3), SamplingParams(max_tokens=max_tokens, n=n, seed=seed, temperature=temperature,
+                                                stop=stop, stop_token_ids=stop_ids))
+
+
+def test_base_url_forms():
+    for url in ("http://h:8000", "http://h:8000/", "http://h:8000/v1", "http://h:8000/v1/completions"):
+        assert normalize_base_url(url) == "http://h:8000/v1"
+    with pytest.raises(EngineError, match="http://"):
+        normalize_base_url("h:8000")
+
+
+def test_vllm_server_gets_token_ids_and_its_parameters(server_factory):
+    def reply(body):
+        return 200, {"choices": [{"text": "ab", "token_ids": [11, 12, 7], "finish_reason": "stop",
+                                  "stop_reason": 7}], "usage": {"completion_tokens": 3}}
+
+    server = server_factory(owner="vllm", reply=reply)
+    engine = _engine(server.url, api_key="sk-secret")
+    assert engine.api == "vllm" and engine.max_model_len == 4096
+    [result] = engine.generate([_request(n=2, seed=10, temperature=0.5)])
+    assert [c.token_ids for c in result.completions] == [(11, 12, 7), (11, 12, 7)]
+    assert result.completions[0].stop_reason == 7 and result.completions[0].finish_reason == "stop"
+    first, second = server.bodies
+    assert first["prompt"] == [1, 2, 3] and first["stop_token_ids"] == [7]
+    assert first["skip_special_tokens"] is False and first["include_stop_str_in_output"] is True
+    assert first["return_token_ids"] is True and first["max_tokens"] == 5
+    assert {first["seed"], second["seed"]} == {10, 11}  # n expands into seeds seed+j
+    assert all(h.get("Authorization") == "Bearer sk-secret" for h in server.headers)
+    assert "sk-secret" not in json.dumps(engine.info())
+
+
+def test_plain_server_gets_text_and_its_stop_reason_is_found(server_factory):
+    tok_text = None
+
+    def reply(body):
+        return 200, {"choices": [{"text": tok_text, "finish_reason": "stop"}]}
+
+    server = server_factory(owner="someone")
+    engine = _engine(server.url)
+    tok_text = "1+2=3</s>"
+    server.reply = reply
+    assert engine.api == "text"
+    [result] = engine.generate([_request(stop=("</s>",), stop_ids=())])
+    body = server.bodies[0]
+    assert body["prompt"] == engine.tokenizer.decode([1, 2, 3])
+    assert "stop_token_ids" not in body and "skip_special_tokens" not in body and body["stop"] == ["</s>"]
+    c = result.completions[0]
+    assert c.token_ids == tuple(engine.tokenizer.encode(tok_text)) and c.stop_reason == "</s>"
+
+
+def test_retries_on_503_then_succeeds(server_factory):
+    calls = []
+
+    def reply(body):
+        calls.append(1)
+        if len(calls) < 3:
+            return 503, {"detail": "busy"}
+        return 200, {"choices": [{"text": "", "token_ids": [5], "finish_reason": "length"}]}
+
+    server = server_factory(reply=reply)
+    [result] = _engine(server.url, max_retries=3).generate([_request()])
+    assert result.completions[0].token_ids == (5,) and len(calls) == 3
+
+
+def test_gives_up_with_one_clear_line(server_factory):
+    server = server_factory(reply=lambda body: (503, {"detail": "down"}))
+    with pytest.raises(EngineError, match=r"did not answer after 3 tries \(HTTP 503\)"):
+        _engine(server.url, max_retries=2).generate([_request()])
+
+
+def test_client_error_is_not_retried(server_factory):
+    server = server_factory(reply=lambda body: (400, {"detail": "max_tokens too large"}))
+    with pytest.raises(EngineError, match="refused a completion request .*max_tokens too large"):
+        _engine(server.url, max_retries=5).generate([_request()])
+    assert len(server.bodies) == 1
+
+
+def test_unreachable_server_is_one_line():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(EngineError, match=f"cannot reach the server at http://127.0.0.1:{port}/v1"):
+        _engine(f"http://127.0.0.1:{port}")
+
+
+def test_prompt_filling_the_context_is_not_sent(server_factory):
+    server = server_factory()
+    engine = _engine(server.url, max_model_len=3)
+    [result] = engine.generate([_request()])
+    assert result.completions[0].token_ids == () and result.completions[0].finish_reason == "length"
+    assert server.bodies == []
