@@ -101,3 +101,30 @@ def test_resume_with_other_settings_is_refused(tiny_models, data_dir, tmp_path):
     proc = bench(*args, "--temperature", "0.7", check=False)
     assert proc.returncode == 2 and "temperature" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert ((out / "spec.json").read_bytes(), (out / "samples.jsonl").read_bytes()) == before
+
+
+def test_full_disk_stops_cleanly_and_resume_equals_uninterrupted(tiny_models, data_dir, tmp_path):
+    """A write that the OS refuses midway (RLIMIT_FSIZE: the same failed write(2) as a full disk,
+    as EFBIG instead of ENOSPC) stops the run with one line; no torn record survives the resume."""
+    import resource
+
+    reference = tmp_path / "reference"
+    bench(*run_args(tiny_models["think"], data_dir, reference))
+    out = tmp_path / "full"
+    limit = 6000  # bytes: spec.json fits, samples.jsonl runs out after a few records
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([sys.executable, "-m", "harness", *run_args(tiny_models["think"], data_dir, out)],
+                          capture_output=True, text=True, preexec_fn=small_disk, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    message = proc.stderr.strip().splitlines()
+    assert len(message) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "cannot write results" in message[0] and "free disk space" in message[0], message[0]
+    assert "rerun the same command to resume" in message[0]
+    assert (out / "samples.jsonl").stat().st_size <= limit
+    bench(*run_args(tiny_models["think"], data_dir, out))
+    resumed = sorted(read_samples(out), key=key)
+    assert resumed == sorted(read_samples(reference), key=key)

@@ -38,7 +38,7 @@ def config(tmp_path):
 def test_engine_error_keeps_finished_samples_and_resume_completes(config, monkeypatch):
     monkeypatch.setattr(session, "_check_model_path", lambda model: None)
     monkeypatch.setattr(session, "make_engine", lambda *a, **k: FlakyEngine(fail_on_call=3))
-    with pytest.raises(RunInterrupted, match=r"out of memory.*3 new samples are saved.*rerun the same command"):
+    with pytest.raises(RunInterrupted, match=r"out of memory.*rerun the same command to resume \(3 new samples are saved"):
         execute(config)
     lines = open(f"{config.output}/samples.jsonl").read().splitlines()
     assert len(lines) == 3 and all(json.loads(x)["waits"] == 0 for x in lines)  # round 2 finished waits=0
