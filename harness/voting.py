@@ -77,7 +77,7 @@ def vote_runs(records, ks) -> "pd.DataFrame":
         by_problem = []
         for pid, g in group.groupby(group["problem_id"].astype(str), sort=True):
             g = g.sort_values("sample")
-            correct = [bool(c) for c in g["correct"]]
+            correct = [bool(c) and c == c for c in g["correct"]]  # NaN (ungraded) is not correct
             extracted = g["extracted"] if "extracted" in g else [None] * len(g)
             keys = [vote_key(None if e is None or e != e else e, c) for e, c in zip(extracted, correct)]
             by_problem.append((keys, correct, g["thinking_tokens"].astype(float).to_numpy()))

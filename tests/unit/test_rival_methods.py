@@ -155,3 +155,17 @@ def test_pass_at_k_unbiased():
     assert pass_at_k(4, 2, 1) == pytest.approx(0.5)
     assert pass_at_k(4, 2, 2) == pytest.approx(1 - 1 / 6)
     assert pass_at_k(4, 0, 3) == 0.0 and pass_at_k(4, 2, 3) == 1.0
+
+
+def test_vote_runs_counts_an_ungraded_sample_as_not_correct():
+    import pandas as pd
+
+    from harness.voting import vote_runs
+
+    records = pd.DataFrame({
+        "task": "t", "model": "m", "method": "majority_vote", "budget": 2, "waits": 0,
+        "problem_id": ["p", "p"], "sample": [0, 1], "extracted": [None, None],
+        "correct": [float("nan"), float("nan")], "thinking_tokens": [3, 5],
+    })
+    runs = vote_runs(records, (1, 2))
+    assert list(runs["accuracy_pct"]) == [0.0, 0.0] and list(runs["pass_at_k_pct"]) == [0.0, 0.0]
