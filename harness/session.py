@@ -117,13 +117,16 @@ def execute(config: RunConfig) -> RunOutcome:
         engine.check_format([fmt.thinking_end])
     method = method_cls(engine.tokenizer, fmt, config.method_config)
     budgets = _parse_budgets(method, config.budgets, engine)
+    _check_native_budget(config, engine)
     run_budgets, samples = budgets, config.samples
     if hasattr(method, "runner_sweep"):  # e.g. majority_vote: K values -> max(K) samples
         try:
             run_budgets, samples = method.runner_sweep(budgets, config.samples)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    sweep = Sweep(budgets=run_budgets, waits=config.waits, samples=samples, seed=config.seed, share=config.share)
+    # Native caps are not nested prefixes of one another (the engine ends each thinking): no sharing.
+    share = config.share and not config.method_config.native_thinking_budget
+    sweep = Sweep(budgets=run_budgets, waits=config.waits, samples=samples, seed=config.seed, share=share)
     spec = build_spec(config, task.name, task.source(data_dir), engine, fmt.to_dict(), sweep,
                       budgets=budgets, temperature=method.temperature)
     done = store.open(spec)
@@ -165,6 +168,17 @@ def _parse_budgets(method: Any, texts: tuple[str, ...], engine: Engine) -> tuple
             raise UserError(f"budget {too_big[0]} does not fit the model's context of {limit} tokens "
                             "(raise --max-model-len if the model allows it)")
     return tuple(budgets)
+
+
+def _check_native_budget(config: RunConfig, engine: Engine) -> None:
+    if not config.method_config.native_thinking_budget:
+        return
+    if config.method != "budget_forcing":
+        raise UserError("--native-thinking-budget works with --method budget_forcing only")
+    if not getattr(engine, "supports_thinking_budget", False):
+        raise UserError("--native-thinking-budget needs vLLM's thinking_token_budget: --engine vllm with "
+                        "--engine-arg reasoning_parser=NAME, or --engine openai on a vLLM server started "
+                        "with --reasoning-parser NAME")
 
 
 def _check_model_path(model: str) -> None:

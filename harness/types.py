@@ -38,6 +38,9 @@ class SamplingParams:
     stop_token_ids: tuple[int, ...] = ()
     stop: tuple[str, ...] = ()
     n: int = 1
+    # vLLM's native thinking budget (SamplingParams.thinking_token_budget): the engine itself ends
+    # the thinking after this many tokens. Only engines that say so (supports_thinking_budget) take it.
+    thinking_token_budget: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:

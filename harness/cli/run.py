@@ -43,6 +43,7 @@ def _unescape(value: str | None) -> str | None:
 @click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="Context length [default: the model's].")
 @click.option("--revision", default=None, help="Model revision on the hub.")
 @click.option("--trust-remote-code", is_flag=True, help="Allow custom model code from the hub.")
+@click.option("--native-thinking-budget", is_flag=True, help="budget_forcing on vLLM (engine or server) with a reasoning parser: caps via vLLM's thinking_token_budget in one request (no answer prefix).")
 @click.option("--tokenizer", default=None, help="vllm/openai: tokenizer (hub id or folder) [default: --model].")
 @click.option("--tensor-parallel-size", "-tp", type=click.IntRange(min=1), default=None, help="vllm: GPUs to shard the model over [vLLM default: 1].")
 @click.option("--gpu-memory-utilization", type=click.FloatRange(min=0, max=1, min_open=True), default=None, help="vllm: share of GPU memory to use [default: 0.9].")
@@ -104,6 +105,7 @@ def _config(o: dict) -> RunConfig:
         max_tries=o["max_tries"],
         step_delimiter=_unescape(o["step_delimiter"]) or "\n\n",
         budget_per_sample=o["budget_per_sample"],
+        native_thinking_budget=o["native_thinking_budget"],
     )
     engine_options = _engine_options(engine, o)
     return RunConfig(

@@ -78,6 +78,7 @@ class OpenAIServerEngine:
         self._local = threading.local()
         served = self._probe()
         self.api = _api_kind(served)
+        self.supports_thinking_budget = self.api == "vllm"
         self.tokenizer = HFTokenizer.load(tokenizer or model, revision=revision, trust_remote_code=trust_remote_code)
         card = next((m for m in served if m.get("id") == model), {})
         self.max_model_len = max_model_len or card.get("max_model_len")
@@ -187,6 +188,8 @@ class OpenAIServerEngine:
                 body["no_stop_trim"] = True
         if stops:
             body["stop"] = stops
+        if p.thinking_token_budget is not None:  # vLLM servers started with --reasoning-parser
+            body["thinking_token_budget"] = p.thinking_token_budget
         return body
 
     def _parse(self, choice: dict, usage: dict, stop: Sequence[str], stop_ids: Sequence[int]) -> Completion:

@@ -29,7 +29,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 def sampling_params(params: Any, seed: int | None, max_tokens: int) -> SamplingParams:
     """Our SamplingParams (one completion) as vLLM's."""
+    native = {} if params.thinking_token_budget is None else {"thinking_token_budget": params.thinking_token_budget}
     return SamplingParams(
+        **native,
         n=1,
         temperature=params.temperature,
         top_p=params.top_p,
@@ -100,6 +102,10 @@ class VLLMEngine:
             raise EngineError(f"vLLM cannot load '{model}': {_first_line(exc)}") from exc
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
         self.options = {k: v for k, v in kwargs.items() if k not in ("model", "tokenizer")}
+        # vLLM builds a reasoning config only when a reasoning parser is given: then its
+        # SamplingParams.thinking_token_budget works (--native-thinking-budget).
+        vllm_config = getattr(self.llm.llm_engine, "vllm_config", None)
+        self.supports_thinking_budget = getattr(vllm_config, "reasoning_config", None) is not None
         self.stats = EngineStats()
 
     def info(self) -> dict[str, Any]:

@@ -32,9 +32,13 @@ class MethodConfig:
     max_tries: int = 1000
     step_delimiter: str = "\n\n"
     budget_per_sample: int | None = None  # majority_vote: a budget-forcing cap on each sample
+    native_thinking_budget: bool = False  # budget_forcing caps through vLLM's thinking_token_budget
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        if not out["native_thinking_budget"]:  # absent unless used: older specs stay comparable
+            del out["native_thinking_budget"]
+        return out
 
 
 @dataclass

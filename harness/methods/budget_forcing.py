@@ -18,7 +18,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar, Sequence
 
-from harness.engines.base import Tokenizer
+from harness.engines.base import EngineError, Tokenizer
 from harness.formats import ThinkingFormat
 from harness.methods.base import Budget, MethodConfig, Trace
 from harness.types import Completion, GenRequest, GenResult, Problem, SamplingParams
@@ -80,6 +80,8 @@ class BudgetForcing:
 
     # -- the state machine ---------------------------------------------------------------
     def next_request(self, trace: Trace) -> GenRequest | None:
+        if trace.phase == "thinking" and self._native(trace):
+            return self._native_request(trace)
         if trace.phase == "thinking":
             cap = self.thinking_cap(trace)
             remaining = 2**31 - 1 if cap is None else cap - len(trace.thinking_ids)
@@ -105,17 +107,53 @@ class BudgetForcing:
     def update(self, trace: Trace, result: GenResult) -> None:
         out = result.first
         trace.rounds += 1
-        if trace.phase == "thinking":
+        if trace.phase == "thinking" and self._native(trace):
+            self._update_native(trace, out)
+        elif trace.phase == "thinking":
             self._update_thinking(trace, out)
         elif trace.phase == "answer":
-            ids = list(out.token_ids)
-            if out.finish_reason == "stop" and isinstance(out.stop_reason, str):
-                ids = ids[: split_at_stop(ids, out.stop_reason, self.tok)]
-            elif out.finish_reason == "stop" and ids and ids[-1] in (out.stop_reason, *self.tok.eos_token_ids):
-                ids = ids[:-1]  # the end-of-turn token (vLLM reports EOS as stop_reason None)
-            trace.answer_ids = ids
+            trace.answer_ids = self._strip_end_of_turn(out)
             trace.finish_reason = out.finish_reason
             trace.phase = "done"
+
+    def _strip_end_of_turn(self, out: Completion) -> list[int]:
+        ids = list(out.token_ids)
+        if out.finish_reason == "stop" and isinstance(out.stop_reason, str):
+            return ids[: split_at_stop(ids, out.stop_reason, self.tok)]
+        if out.finish_reason == "stop" and ids and ids[-1] in (out.stop_reason, *self.tok.eos_token_ids):
+            return ids[:-1]  # the end-of-turn token (vLLM reports EOS as stop_reason None)
+        return ids
+
+    # -- the native path: one request, the engine ends the thinking (vLLM thinking_token_budget) --
+    def _native(self, trace: Trace) -> bool:
+        return self.config.native_thinking_budget and trace.waits == 0 and isinstance(trace.budget, int)
+
+    def _native_request(self, trace: Trace) -> GenRequest:
+        cap = int(trace.budget)
+        room = cap + len(self._newline_ids) + len(self._delimiter_ids) + self.config.answer_tokens
+        params = SamplingParams(max_tokens=room, temperature=self.temperature, top_p=self.config.top_p,
+                                seed=trace.round_seed(), stop_token_ids=tuple(self.tok.eos_token_ids),
+                                stop=self._answer_stops, thinking_token_budget=cap)
+        return GenRequest(trace.context(), params)
+
+    def _update_native(self, trace: Trace, out: Completion) -> None:
+        """Thinking, delimiter and answer come back in one output: split at the first delimiter.
+        No answer prefix is written after a cut (the engine writes only its end string)."""
+        ids = self._strip_end_of_turn(out)
+        delimiter = self._delimiter_ids
+        at = next((i for i in range(len(ids) - len(delimiter) + 1) if ids[i : i + len(delimiter)] == delimiter), None)
+        if at is None:  # the thinking never closed within max_tokens
+            at, delimiter = len(ids), []
+        if at > int(trace.budget):
+            raise EngineError(f"the engine did not end the thinking at {trace.budget} tokens ({at} were "
+                             "written): is vLLM's reasoning parser set (--engine-arg reasoning_parser=NAME)?")
+        trace.thinking_ids = ids[:at]
+        trace.transition_ids = ids[at : at + len(delimiter)]
+        trace.answer_ids = ids[at + len(delimiter) :]
+        trace.forced_end = at == int(trace.budget)
+        trace.finish_reason = out.finish_reason
+        trace.extra["thinking_budget_path"] = "native"
+        trace.phase = "done"
 
     def _split_thinking(self, out: Completion) -> tuple[list[int], list[int] | None]:
         """The thinking tokens of a round's output, and the delimiter tokens that closed it
@@ -168,6 +206,7 @@ class BudgetForcing:
             "thinking_text": self.tok.decode(trace.thinking_ids),
             "answer_text": self.tok.decode([*trace.answer_prefix_ids, *trace.answer_ids]),
             "rounds": trace.rounds,
+            **({"thinking_budget_path": "native"} if trace.extra.get("thinking_budget_path") else {}),
         }
 
 

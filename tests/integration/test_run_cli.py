@@ -130,6 +130,7 @@ def bad_data_dir(tmp_path):
         (("--engine", "openai", "--base-url", f"http://127.0.0.1:{_closed_port()}/v1"), "cannot reach the server"),
         (("--engine", "openai"), "needs --base-url"),
         (("--base-url", "ftp://127.0.0.1:1"), "must start with http://"),
+        (("--native-thinking-budget", None), "needs vLLM's thinking_token_budget"),
         (("--tensor-parallel-size", "2"), "--tensor-parallel-size is an option of --engine vllm"),
         (("--engine", "openai", "--base-url", "http://127.0.0.1:1", "--batch-size", "4"), "--batch-size is an option"),
     ],
@@ -140,7 +141,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(args, message, tiny_models
     base.update(dict(zip(args[::2], args[1::2])))
     if base["--data-dir"] == "BAD":
         base["--data-dir"] = str(bad_data_dir)
-    proc = bench("run", *[x for kv in base.items() for x in kv], "--no-progress", check=False)
+    proc = bench("run", *[x for kv in base.items() for x in kv if x is not None], "--no-progress", check=False)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr

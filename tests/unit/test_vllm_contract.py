@@ -31,6 +31,12 @@ def test_sampling_params_carry_every_field_we_set():
     assert theirs.include_stop_str_in_output is True
 
 
+def test_native_thinking_budget_is_passed_when_set():
+    theirs = sampling_params(OurParams(max_tokens=30, thinking_token_budget=12), seed=None, max_tokens=30)
+    assert theirs.thinking_token_budget == 12
+    assert sampling_params(OurParams(max_tokens=3), seed=None, max_tokens=3).thinking_token_budget is None
+
+
 def test_greedy_params_without_stops_are_accepted():
     theirs = sampling_params(OurParams(max_tokens=1), seed=None, max_tokens=1)
     assert theirs.temperature == 0.0 and not theirs.stop and not theirs.stop_token_ids
