@@ -15,7 +15,7 @@ from pathlib import Path
 from harness.errors import UserError
 from harness.grading import grade_many
 from harness.store import SAMPLES_FILE, SPEC_FILE, ResultStore, read_records, write_atomic
-from harness.tasks import get_task
+from harness.tasks import Task, get_task
 
 
 @dataclass(frozen=True)
@@ -27,17 +27,30 @@ class ScoreOutcome:
     now_wrong: int
 
 
+def _grade(task: Task, records: list[dict], timeout: float) -> list:
+    answers = [r.get("answer_text") or "" for r in records]
+    if task.grader is None:
+        return grade_many([(r["gold"], a) for r, a in zip(records, answers)], task.answer_kind, timeout=timeout)
+    # A task that grades its own way (an lm-eval task's metric) needs its problems, not just golds.
+    problems = {p.id: p for p in task.load(None)}
+    missing = sorted({str(r["problem_id"]) for r in records} - set(problems))
+    if missing:
+        raise UserError(f"task {task.name} no longer has problem {missing[0]} (and {len(missing) - 1} more): "
+                        "cannot re-grade with its own metric")
+    return task.grader([(problems[str(r["problem_id"])], a) for r, a in zip(records, answers)])
+
+
 def rescore(directory: str | Path, timeout: float = 5.0) -> ScoreOutcome:
     directory = Path(directory)
     if not (directory / SPEC_FILE).is_file() or not (directory / SAMPLES_FILE).is_file():
         raise UserError(f"{directory} is not a results directory (spec.json + samples.jsonl)")
     spec = json.loads((directory / SPEC_FILE).read_text(encoding="utf-8"))
-    kind = get_task(spec["task"]).answer_kind
+    task = get_task(spec["task"])
     store = ResultStore(directory)
     store.lock()
     try:
         records = read_records(directory / SAMPLES_FILE)
-        grades = grade_many([(r["gold"], r.get("answer_text") or "") for r in records], kind, timeout=timeout)
+        grades = _grade(task, records, timeout)
         changed = up = down = 0
         for record, g in zip(records, grades):
             if bool(record.get("correct")) != bool(g.correct):

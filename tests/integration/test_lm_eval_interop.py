@@ -47,6 +47,19 @@ def test_bench_run_lm_eval_task_with_budget_forcing(task_dir, tmp_path):
     assert spec["data_source"].startswith(f"lm_eval:{TASK}") and "grader: task" in spec["data_source"]
     assert "acc %" in proc.stdout
 
+    # bench score re-grades with the task's own metric (the folder of YAMLs comes from the env).
+    import os
+
+    samples = out / "samples.jsonl"
+    lines = samples.read_text().splitlines()
+    flipped = json.loads(lines[0])
+    flipped["correct"] = not flipped["correct"]
+    samples.write_text("\n".join([json.dumps(flipped), *lines[1:]]) + "\n")
+    score = subprocess.run([sys.executable, "-m", "harness", "score", str(out)], capture_output=True, text=True,
+                           env={**os.environ, "BUDGETBENCH_LM_EVAL_INCLUDE": str(task_dir)}, timeout=300)
+    assert score.returncode == 0, score.stderr
+    assert read_samples(out) == records
+
 
 def _simple_evaluate(task_dir, records, budget, **kwargs):
     from lm_eval import simple_evaluate
