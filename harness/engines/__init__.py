@@ -58,8 +58,6 @@ def make_engine(name: str, model: str, **options: Any) -> Engine:
             from harness.engines.vllm import VLLMEngine as engine_cls
         else:
             from harness.engines.server import OpenAIServerEngine as engine_cls
-    except MissingExtraError:
-        raise
     except ImportError as exc:  # a broken install of the engine's packages
         raise MissingExtraError(exc.name or name, name) from exc
     return engine_cls(model, **options)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence, runtime_checkable
 
-from harness.types import GenRequest, GenResult
+from harness.types import Completion, GenRequest, GenResult
 
 
 @runtime_checkable
@@ -68,6 +68,40 @@ class MissingExtraError(EngineError):
             f"this engine needs the '{package}' package: install it with "
             f"pip install 'budgetbench[{extra}]'"
         )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One completion to generate: a request, or one of its ``n`` completions (seed ``seed+j``,
+    so a sample's tokens do not depend on how it was batched), with the tokens that fit."""
+
+    request: GenRequest
+    seed: int | None
+    max_tokens: int  # <= 0: the prompt already fills the context; nothing is generated
+
+
+CONTEXT_FULL = Completion((), "", "length", None)  # what a row with max_tokens <= 0 gets
+
+
+def expand_rows(requests: Sequence[GenRequest], max_model_len: int | None) -> list[Row]:
+    """Every engine's rows, in request order (``n`` expanded, budgets clipped to the context)."""
+    rows = []
+    for req in requests:
+        room = req.params.max_tokens
+        if max_model_len:
+            room = min(room, max_model_len - len(req.prompt_ids))
+        for j in range(req.params.n):
+            rows.append(Row(req, None if req.params.seed is None else req.params.seed + j, room))
+    return rows
+
+
+def group_results(requests: Sequence[GenRequest], completions: Sequence[Completion]) -> list[GenResult]:
+    """Completions of ``expand_rows(requests)``, in that order, back into one result per request."""
+    results, k = [], 0
+    for req in requests:
+        results.append(GenResult(tuple(completions[k : k + req.params.n])))
+        k += req.params.n
+    return results
 
 
 def stop_tail_tokens(stop: Sequence[str]) -> int:

@@ -15,7 +15,9 @@ from harness.engines.base import (
     EngineError,
     EngineStats,
     MissingExtraError,
+    expand_rows,
     find_stop_string,
+    group_results,
     stop_tail_tokens,
 )
 from harness.engines.tokenizer import HFTokenizer, _first_line
@@ -155,14 +157,7 @@ class HFEngine:
 
     def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]:
         self.stats.calls += 1
-        rows: list[_Row] = []
-        for req in requests:
-            budget = req.params.max_tokens
-            if self.max_model_len:
-                budget = min(budget, self.max_model_len - len(req.prompt_ids))
-            for j in range(req.params.n):
-                seed = None if req.params.seed is None else req.params.seed + j
-                rows.append(_Row(req, seed, budget))
+        rows = [_Row(r.request, r.seed, r.max_tokens) for r in expand_rows(requests, self.max_model_len)]
         self.stats.requests += len(rows)
         # Sort by prompt length so batches pad little; results are put back in request order.
         order = sorted(range(len(rows)), key=lambda i: len(rows[i].request.prompt_ids))
@@ -171,11 +166,7 @@ class HFEngine:
             batch = [rows[i] for i in order[start : start + self.batch_size]]
             for i, completion in zip(order[start : start + self.batch_size], self._generate_batch(batch)):
                 outputs[i] = completion
-        results, k = [], 0
-        for req in requests:
-            results.append(GenResult(tuple(outputs[k + j] for j in range(req.params.n))))
-            k += req.params.n
-        return results
+        return group_results(requests, [outputs[i] for i in range(len(rows))])
 
     def _generate_batch(self, rows: list[_Row]) -> list[Completion]:
         live = [r for r in rows if r.max_tokens > 0]

@@ -29,7 +29,15 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from harness.engines.base import EngineError, EngineStats, find_stop_string
+from harness.engines.base import (
+    CONTEXT_FULL,
+    EngineError,
+    EngineStats,
+    Row,
+    expand_rows,
+    find_stop_string,
+    group_results,
+)
 from harness.engines.tokenizer import HFTokenizer
 from harness.types import Completion, GenRequest, GenResult
 
@@ -134,35 +142,24 @@ class OpenAIServerEngine:
     # -- generation ------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]:
         self.stats.calls += 1
-        rows = [(req, None if req.params.seed is None else req.params.seed + j)
-                for req in requests for j in range(req.params.n)]
+        rows = expand_rows(requests, self.max_model_len)
         self.stats.requests += len(rows)
-        futures = [self._pool.submit(self._complete, req, seed) for req, seed in rows]
+        futures = {i: self._pool.submit(self._complete, row) for i, row in enumerate(rows) if row.max_tokens > 0}
         try:
-            completions = [f.result() for f in futures]
+            completions = [futures[i].result() if i in futures else CONTEXT_FULL for i in range(len(rows))]
         except BaseException:
-            for f in futures:
+            for f in futures.values():
                 f.cancel()
             raise
-        results, k = [], 0
-        for req in requests:
-            results.append(GenResult(tuple(completions[k : k + req.params.n])))
-            k += req.params.n
-        return results
+        # Counted here, not in the worker threads: += on shared counters is not atomic.
+        self.stats.prefill_tokens += sum(len(rows[i].request.prompt_ids) for i in futures)
+        self.stats.decode_tokens += sum(len(c.token_ids) for c in completions)
+        return group_results(requests, completions)
 
-    def _complete(self, req: GenRequest, seed: int | None) -> Completion:
-        p = req.params
-        max_tokens = p.max_tokens
-        if self.max_model_len:
-            max_tokens = min(max_tokens, self.max_model_len - len(req.prompt_ids))
-        if max_tokens <= 0:  # the prompt already fills the context
-            return Completion((), "", "length", None)
-        self.stats.prefill_tokens += len(req.prompt_ids)
-        body = self._body(req, max_tokens, seed)
-        choice, usage = self._post(body)
-        completion = self._parse(choice, usage, p.stop, p.stop_token_ids)
-        self.stats.decode_tokens += len(completion.token_ids)
-        return completion
+    def _complete(self, row: Row) -> Completion:
+        p = row.request.params
+        choice, usage = self._post(self._body(row.request, row.max_tokens, row.seed))
+        return self._parse(choice, usage, p.stop, p.stop_token_ids)
 
     def _body(self, req: GenRequest, max_tokens: int, seed: int | None) -> dict[str, Any]:
         p = req.params

@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from harness.engines.base import EngineError, EngineStats, MissingExtraError
+from harness.engines.base import (
+    CONTEXT_FULL,
+    EngineError,
+    EngineStats,
+    MissingExtraError,
+    expand_rows,
+    group_results,
+)
 from harness.engines.tokenizer import HFTokenizer, _first_line
 from harness.types import Completion, GenRequest, GenResult
 
@@ -114,32 +121,17 @@ class VLLMEngine:
 
     def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]:
         self.stats.calls += 1
-        prompts, params, slots = [], [], []
-        completions: list[Completion | None] = []
-        for req in requests:
-            room = req.params.max_tokens
-            if self.max_model_len:
-                room = min(room, self.max_model_len - len(req.prompt_ids))
-            for j in range(req.params.n):
-                if room <= 0:  # the prompt already fills the context
-                    completions.append(Completion((), "", "length", None))
-                    continue
-                seed = None if req.params.seed is None else req.params.seed + j
-                prompts.append(TokensPrompt(prompt_token_ids=list(req.prompt_ids)))
-                params.append(sampling_params(req.params, seed, room))
-                slots.append(len(completions))
-                completions.append(None)
-                self.stats.prefill_tokens += len(req.prompt_ids)
-        self.stats.requests += len(completions)
-        if prompts:
-            outputs = self.llm.generate(prompts, params, use_tqdm=False)
-            for slot, output in zip(slots, outputs):
-                completions[slot] = self._completion(output.outputs[0])
-        results, k = [], 0
-        for req in requests:
-            results.append(GenResult(tuple(completions[k : k + req.params.n])))  # type: ignore[arg-type]
-            k += req.params.n
-        return results
+        rows = expand_rows(requests, self.max_model_len)
+        self.stats.requests += len(rows)
+        completions = [CONTEXT_FULL] * len(rows)
+        live = [i for i, row in enumerate(rows) if row.max_tokens > 0]
+        if live:
+            prompts = [TokensPrompt(prompt_token_ids=list(rows[i].request.prompt_ids)) for i in live]
+            params = [sampling_params(rows[i].request.params, rows[i].seed, rows[i].max_tokens) for i in live]
+            self.stats.prefill_tokens += sum(len(rows[i].request.prompt_ids) for i in live)
+            for i, output in zip(live, self.llm.generate(prompts, params, use_tqdm=False)):
+                completions[i] = self._completion(output.outputs[0])
+        return group_results(requests, completions)
 
     def _completion(self, out: Any) -> Completion:
         ids = tuple(int(t) for t in out.token_ids)
