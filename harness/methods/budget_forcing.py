@@ -93,7 +93,8 @@ class BudgetForcing:
             return self._request(trace, self.config.answer_tokens, self._answer_stops)
         return None
 
-    def _request(self, trace: Trace, max_tokens: int, stop: tuple[str, ...]) -> GenRequest:
+    def _request(self, trace: Trace, max_tokens: int, stop: tuple[str, ...],
+                 thinking_token_budget: int | None = None) -> GenRequest:
         params = SamplingParams(
             max_tokens=max_tokens,
             temperature=self.temperature,
@@ -101,6 +102,7 @@ class BudgetForcing:
             seed=trace.round_seed(),
             stop_token_ids=tuple(self.tok.eos_token_ids),
             stop=stop,
+            thinking_token_budget=thinking_token_budget,
         )
         return GenRequest(trace.context(), params)
 
@@ -131,10 +133,7 @@ class BudgetForcing:
     def _native_request(self, trace: Trace) -> GenRequest:
         cap = int(trace.budget)
         room = cap + len(self._newline_ids) + len(self._delimiter_ids) + self.config.answer_tokens
-        params = SamplingParams(max_tokens=room, temperature=self.temperature, top_p=self.config.top_p,
-                                seed=trace.round_seed(), stop_token_ids=tuple(self.tok.eos_token_ids),
-                                stop=self._answer_stops, thinking_token_budget=cap)
-        return GenRequest(trace.context(), params)
+        return self._request(trace, room, self._answer_stops, thinking_token_budget=cap)
 
     def _update_native(self, trace: Trace, out: Completion) -> None:
         """Thinking, delimiter and answer come back in one output: split at the first delimiter.
