@@ -33,7 +33,7 @@ import pandas as pd
 from harness.errors import UserError
 from harness.metrics import budget_sort_key, method_rank, normalize_budget
 from harness.report import ResultsError, _classify, _spec, _unique, load_records
-from harness.voting import maj_at_k, vote_key
+from harness.voting import maj_at_k, problem_vote_keys
 
 Warn = Callable[[str], None]
 GROUP_KEYS = ("model", "task", "method", "waits")
@@ -141,7 +141,7 @@ def _sample_rows(records: pd.DataFrame) -> pd.DataFrame:
 def vote_keys(group: pd.DataFrame) -> list[str | None]:
     """One problem's votes in sample order, clustered as ``harness.voting.vote_runs`` does."""
     extracted = group["extracted"] if "extracted" in group else [None] * len(group)
-    return [vote_key(None if e is None or e != e else e, bool(c)) for e, c in zip(extracted, group["ok"])]
+    return problem_vote_keys(extracted, group["ok"])
 
 
 def default_ks(samples: int) -> list[int]:

@@ -15,7 +15,7 @@ import itertools
 import math
 import random
 from collections import Counter
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
 EXACT_LIMIT = 5000
 SUBSETS = 2000
@@ -28,6 +28,11 @@ def vote_key(extracted: str | None, correct: bool) -> str | None:
     if extracted is None:
         return None
     return "".join(str(extracted).split())
+
+
+def problem_vote_keys(extracted: Iterable[Any], correct: Iterable[bool]) -> list[str | None]:
+    """One problem's votes in sample order (a missing extraction, None or NaN, abstains)."""
+    return [vote_key(None if e is None or e != e else e, bool(c)) for e, c in zip(extracted, correct)]
 
 
 def majority_correct(keys: Sequence[str | None]) -> float:
@@ -79,7 +84,7 @@ def vote_runs(records, ks) -> "pd.DataFrame":
             g = g.sort_values("sample")
             correct = [bool(c) and c == c for c in g["correct"]]  # NaN (ungraded) is not correct
             extracted = g["extracted"] if "extracted" in g else [None] * len(g)
-            keys = [vote_key(None if e is None or e != e else e, c) for e, c in zip(extracted, correct)]
+            keys = problem_vote_keys(extracted, correct)
             by_problem.append((keys, correct, g["thinking_tokens"].astype(float).to_numpy()))
         for k in sorted({int(k) for k in ks}):
             usable = [p for p in by_problem if len(p[0]) >= k]
