@@ -41,5 +41,14 @@ def bench(*args: str, cwd: Path | None = None, check: bool = True, timeout: floa
     return proc
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now (bound once, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def read_samples(directory: Path) -> list[dict]:
     return [json.loads(line) for line in (directory / "samples.jsonl").read_text().splitlines() if line.strip()]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness.toy import MODEL_DIR
-from tests.conftest import bench, read_samples
+from tests.conftest import bench, free_port, read_samples
 
 pytest.importorskip("fastapi", reason="transformers serve needs the [serving] extra of transformers")
 pytest.importorskip("uvicorn", reason="transformers serve needs the [serving] extra of transformers")
@@ -30,12 +29,6 @@ pytest.importorskip("uvicorn", reason="transformers serve needs the [serving] ex
 pytestmark = pytest.mark.slow
 KEY = ("problem_id", "budget", "waits", "sample")
 SAME = ("thinking_text", "answer_text", "thinking_tokens", "answer_tokens", "forced_end", "extensions", "correct")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -76,7 +69,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    server = Server(_free_port(), tmp_path_factory.mktemp("hf-cache")).start()
+    server = Server(free_port(), tmp_path_factory.mktemp("hf-cache")).start()
     yield server
     server.stop()
 
@@ -121,7 +114,7 @@ def test_openai_engine_matches_hf_and_keeps_the_key_secret(served, tmp_path, mon
 
 
 def test_server_killed_mid_run_stops_cleanly_and_the_rerun_completes(tmp_path):
-    server = Server(_free_port(), tmp_path / "hf-cache").start()
+    server = Server(free_port(), tmp_path / "hf-cache").start()
     out = tmp_path / "run"
     args = _args(out, "--engine", "openai", "--base-url", server.url, "--max-retries", "1",
                  "--max-concurrency", "1", limit=20)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import bench, read_samples
+from tests.conftest import bench, free_port, read_samples
 
 pytestmark = pytest.mark.slow
 
@@ -87,15 +87,6 @@ def test_bench_tasks_and_methods_list(data_dir):
     assert "budget_forcing" in methods and "tokens" in methods
 
 
-def _closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound once, then released)."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def bad_data_dir(tmp_path):
     """A data folder whose math500.jsonl is corrupt and whose GPQA zip has the wrong password."""
@@ -127,7 +118,7 @@ def bad_data_dir(tmp_path):
         (("--task", "gpqa_diamond", "--data-dir", "BAD"), "not the official dataset.zip"),
         (("--task", "no_such_file.py"), "does not exist"),
         (("--temperature", "-1"), "--temperature"),
-        (("--engine", "openai", "--base-url", f"http://127.0.0.1:{_closed_port()}/v1"), "cannot reach the server"),
+        (("--engine", "openai", "--base-url", f"http://127.0.0.1:{free_port()}/v1"), "cannot reach the server"),
         (("--engine", "openai"), "needs --base-url"),
         (("--base-url", "ftp://127.0.0.1:1"), "must start with http://"),
         (("--native-thinking-budget", None), "needs vLLM's thinking_token_budget"),

@@ -13,6 +13,7 @@ from harness.engines.base import EngineError
 from harness.engines.server import OpenAIServerEngine, normalize_base_url
 from harness.toy import MODEL_DIR
 from harness.types import GenRequest, SamplingParams
+from tests.conftest import free_port
 
 pytest.importorskip("requests")
 
@@ -152,11 +153,7 @@ def test_client_error_is_not_retried(server_factory):
 
 
 def test_unreachable_server_is_one_line():
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(EngineError, match=f"cannot reach the server at http://127.0.0.1:{port}/v1"):
         _engine(f"http://127.0.0.1:{port}")
 
