@@ -35,6 +35,7 @@ from typing import Any, Sequence
 from harness.errors import UserError
 from harness.formats import FORMATS, ThinkingFormat, detect_format
 from harness.methods.base import Budget, MethodConfig, Trace, load_method_class, sample_seed
+from harness.pipeline import Job, Pipeline
 from harness.types import Problem
 
 try:
@@ -340,22 +341,13 @@ class BudgetBenchLM(LM):
         return jobs
 
     def _drive(self, jobs: list[_Job], disable_tqdm: bool) -> None:
-        """Round by round, every live trace's next request in one engine call (as run_sweep does)."""
+        """Every request through the pipeline (harness.pipeline), as bench run drives them."""
         from tqdm import tqdm
 
-        live = list(jobs)
         bar = tqdm(total=len(jobs), desc="budgetbench", disable=disable_tqdm)
         try:
-            while live:
-                asked = [(job, job.method.next_request(job.trace)) for job in live]
-                pending = [(job, request) for job, request in asked if request is not None]
-                bar.update(len(asked) - len(pending))
-                if not pending:
-                    break
-                results = self.engine.generate([request for _, request in pending])
-                for (job, _), result in zip(pending, results):
-                    job.method.update(job.trace, result)
-                live = [job for job, _ in pending]
+            Pipeline(self.engine, on_done=lambda job: bar.update(1), share=False, chunk=False).run(
+                [Job(job.method, job.trace)] for job in jobs)
         finally:
             bar.close()
 

@@ -1,25 +1,31 @@
-"""The runner: expands a sweep into traces and drives them, one engine call per round.
+"""The runner: expands a sweep into traces, drives them through the pipeline, writes records.
 
-Every live trace of every problem, budget, wait count and sample is asked for its next request;
-all requests go to the engine in a single ``generate`` call; results are routed back. Traces that
-finish are graded and appended to the store at the end of the round they finish in, so a killed
-run loses only samples still in flight. A round with no live trace ends the loop (no empty call).
+Traces start problem by problem (``plan`` is problem-major) and go through ``harness.pipeline``:
+each advances as soon as its own request returns, so the engine's batch stays full. A finished
+trace is handed to the ``RecordWriter``, a thread that grades and appends records while
+generation goes on (the grading pool is started before the first request). Each record is
+written to the file as soon as it is graded and fsync'ed at least every second (``store``), so a killed run
+loses only the samples still in flight.
 """
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from harness.engines.base import Engine
 from harness.grading import grade_many
 from harness.methods.base import Budget, Method, Trace, run_key, sample_seed
-from harness.sharing import dedupe, families, shadow_step
+from harness.pipeline import Job, Pipeline, jobs_by_problem
 from harness.store import ResultStore
 from harness.tasks import Task
 from harness.types import Problem
+
+WRITE_BATCH = 256  # records graded and written together at most
 
 
 @dataclass(frozen=True)
@@ -31,14 +37,14 @@ class Sweep:
     samples: int = 1
     seed: int = 0
     share: bool = True  # nested budgets share their thinking (harness.sharing); False: --no-share
+    chunk: bool = True  # followers leave at their caps, not when the leader ends (harness.pipeline)
 
 
 @dataclass
 class RunStats:
-    planned: int = 0
     skipped: int = 0
     finished: int = 0
-    rounds: int = 0
+    requests: int = 0  # engine submissions (a chunk of a request counts)
     seconds: float = 0.0
 
 
@@ -68,61 +74,116 @@ def run_sweep(
 ) -> RunStats:
     stats = RunStats()
     todo = plan(problems, sweep, done)
-    stats.planned = len(todo)
     stats.skipped = len(problems) * len(sweep.budgets) * len(sweep.waits) * sweep.samples - len(todo)
     started = time.monotonic()
-    traces = [
-        method.start(problem, budget, waits, sample, sample_seed(sweep.seed, problem.id, sample))
-        for problem, budget, waits, sample in todo
-    ]
-    followers: dict[int, list[Trace]] = {}
-    if sweep.share and getattr(method, "shares_prefixes", False):
-        traces, followers = families(traces)
-    live: list[Trace] = list(traces)
     bar = _progress(len(todo), task.name, method.name, enabled=progress)
+    writer = RecordWriter(method, task, store, grade_timeout, bar, engine)
+    traces = (method.start(problem, budget, waits, sample, sample_seed(sweep.seed, problem.id, sample))
+              for problem, budget, waits, sample in todo)
+
+    def on_submit(ticket: Any, request: Any) -> None:
+        stats.requests += 1
+
+    pipeline = Pipeline(engine, on_done=writer.put, share=sweep.share, chunk=sweep.chunk,
+                        on_submit=on_submit, after_collect=writer.check)
     try:
-        while live:
-            requests, owners, finished = [], [], []
-            for trace in live:
-                request = method.next_request(trace)
-                if request is None:
-                    finished.append(trace)
-                else:
-                    requests.append(request)
-                    owners.append(trace)
-            released: list[Trace] = []
-            if requests:
-                stats.rounds += 1
-                unique, where = dedupe(requests) if sweep.share else (requests, list(range(len(requests))))
-                results = engine.generate(unique)
-                for trace, request, i in zip(owners, requests, where):
-                    thinking = trace.phase == "thinking"
-                    method.update(trace, results[i])
-                    shadows = followers.get(id(trace))
-                    if thinking and shadows:
-                        still = [f for f in shadows if shadow_step(method, f, request, results[i])]
-                        released += [f for f in shadows if f not in still]
-                        if trace.phase != "thinking":  # cannot happen (see sharing.py); stay safe
-                            released, still = released + still, []
-                        followers[id(trace)] = still
-            live = released
-            for trace in owners:
-                (finished if trace.phase == "done" else live).append(trace)
-            if finished:
-                store.append(_records(method, task, finished, grade_timeout))
-                stats.finished += len(finished)
-            if bar is not None:
-                bar.update(len(finished))
-                bar.set_postfix(live=len(live), round=stats.rounds, tokens=engine.stats.decode_tokens)
+        if todo:
+            pipeline.run(jobs_by_problem(method, traces, sweep.share))
     finally:
-        if bar is not None:
-            bar.close()
-        stats.seconds = time.monotonic() - started
+        try:
+            writer.close()
+        finally:
+            stats.finished = writer.written
+            if bar is not None:
+                bar.close()
+            stats.seconds = time.monotonic() - started
     return stats
 
 
-def _records(method: Method, task: Task, traces: list[Trace], timeout: float) -> list[dict[str, Any]]:
-    fields = [method.record_fields(t) for t in traces]
+class RecordWriter:
+    """Grades finished traces and appends their records, in a thread of its own.
+
+    ``put`` (called by the pipeline) computes the record's fields from the trace at once, so the
+    trace is not shared with the thread; the thread grades whatever has finished and appends it. An error in the thread (a full disk) is
+    raised in the caller by ``check`` or ``close``, so the run stops with the usual resume hint.
+    """
+
+    def __init__(self, method: Method, task: Task, store: ResultStore, grade_timeout: float, bar: Any,
+                 engine: Any = None):
+        self.method, self.task, self.store, self.timeout, self.bar = method, task, store, grade_timeout, bar
+        self.engine = engine
+        self.written = 0
+        self.error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="bench-records", daemon=True)
+        self._thread.start()
+
+    def put(self, job: Job) -> None:
+        self.check()
+        self._queue.put((job.method, job.trace, job.method.record_fields(job.trace)))
+
+    def check(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self.check()
+
+    def _loop(self) -> None:
+        try:
+            self._warm_up()
+            for batch in self._batches():
+                self.store.append(_records(self.task, batch, self.timeout))
+                self.written += len(batch)
+                self._show(len(batch))
+        except BaseException as exc:  # noqa: BLE001  (handed to the caller)
+            self.error = exc
+            while self._queue.get() is not None:  # let put() and close() return
+                pass
+
+    def _batches(self) -> Iterator[list[tuple[Method, Trace, dict]]]:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < WRITE_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    yield batch
+                    return
+                batch.append(item)
+            yield batch
+
+    def _warm_up(self) -> None:
+        """Start the grading workers now, so the first records do not wait for them."""
+        if self.task.grader is None and self.task.answer_kind != "choice":
+            import os
+
+            from harness.grading.pool import get_pool
+
+            get_pool(os.cpu_count() or 2)
+
+    def _show(self, n: int) -> None:
+        if self.bar is None:
+            return
+        self.bar.update(n)
+        stats = getattr(self.engine, "stats", None)
+        if stats is not None:
+            elapsed = max(1e-9, time.monotonic() - self._started)
+            self.bar.set_postfix_str(f"{stats.decode_tokens / elapsed:,.0f} tok/s", refresh=False)
+
+
+def _records(task: Task, batch: list[tuple[Method, Trace, dict]], timeout: float) -> list[dict[str, Any]]:
+    traces = [t for _, t, _ in batch]
+    fields = [f for _, _, f in batch]
     if task.grader is not None:  # the task grades its own way (e.g. an lm-eval task's metric)
         grades = task.grader([(t.problem, f["answer_text"]) for t, f in zip(traces, fields)])
     else:
@@ -130,7 +191,7 @@ def _records(method: Method, task: Task, traces: list[Trace], timeout: float) ->
             [(t.problem.gold, f["answer_text"]) for t, f in zip(traces, fields)], task.answer_kind, timeout=timeout
         )
     records = []
-    for trace, extra, grade in zip(traces, fields, grades):
+    for (method, trace, extra), grade in zip(batch, grades):
         record = {
             "task": task.name,
             "problem_id": trace.problem.id,

@@ -1,7 +1,9 @@
 """A results directory: ``spec.json`` + ``samples.jsonl``, safe against crashes and mix-ups.
 
-* Records are appended one JSON line each, flushed and fsync'ed after every batch of finished
-  samples; a run killed at any moment loses at most the samples still in flight.
+* Records are appended one JSON line each and flushed to the file as they are written (a
+  killed process loses nothing written); the runner fsyncs at least every second, so a lost
+  machine loses at most that last second. A run killed at any moment loses at most the samples
+  still in flight.
 * A torn last line (a crash mid-write) is cut off on resume, never parsed as a record.
 * ``spec.json`` is replaced atomically (temporary file + rename).
 * One writer at a time: an ``flock`` on ``.lock``, released by the kernel if the process dies.
@@ -15,6 +17,7 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -23,6 +26,7 @@ from harness.errors import UserError
 SPEC_FILE = "spec.json"
 SAMPLES_FILE = "samples.jsonl"
 LOCK_FILE = ".lock"
+FSYNC_INTERVAL_S = 1.0  # appended records are fsync'ed at least this often
 
 # Spec fields that may grow between invocations of the same run; all others must match.
 SWEEP_FIELDS = ("budgets", "waits", "samples", "limit", "created", "updated", "engine", "versions", "command")
@@ -72,6 +76,7 @@ class ResultStore:
         self.samples_path = self.dir / SAMPLES_FILE
         self._lock_fd: int | None = None
         self._out = None
+        self._synced = 0.0
 
     # -- opening ---------------------------------------------------------------------------
     def precheck(self) -> dict[str, Any] | None:
@@ -136,12 +141,21 @@ class ResultStore:
 
     # -- writing ---------------------------------------------------------------------------
     def append(self, records: Iterable[dict[str, Any]]) -> None:
+        """Write records as whole lines, flushed to the OS at once (a killed process loses none of
+        them) and fsync'ed if the last fsync is ``FSYNC_INTERVAL_S`` old (``close`` fsyncs too)."""
         assert self._out is not None, "open() the store first"
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         if lines:
             self._out.write(lines)
             self._out.flush()
+            if time.monotonic() - self._synced >= FSYNC_INTERVAL_S:
+                self.sync()
+
+    def sync(self) -> None:
+        """fsync what was appended (a crash of the machine, not just the process, keeps it)."""
+        if self._out is not None:
             os.fsync(self._out.fileno())
+            self._synced = time.monotonic()
 
     def records(self) -> list[dict[str, Any]]:
         return read_records(self.samples_path)
@@ -150,6 +164,8 @@ class ResultStore:
         if self._out is not None:
             out, self._out = self._out, None
             try:
+                out.flush()
+                os.fsync(out.fileno())
                 out.close()
             except OSError:  # a full disk: lines that did not reach the file are regenerated on resume
                 pass

@@ -67,7 +67,7 @@ def run(**opts: object) -> None:
     config = _config(opts)
     outcome = execute(config)
     s = outcome.stats
-    click.echo(f"{s.finished} samples generated, {s.skipped} already on disk, {s.rounds} rounds, "
+    click.echo(f"{s.finished} samples generated, {s.skipped} already on disk, {s.requests} engine requests, "
                f"{s.seconds:.1f}s -> {outcome.output}")
     click.echo(summary_table(outcome.records))
     if not opts["no_report"] and outcome.records:

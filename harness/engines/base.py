@@ -1,8 +1,15 @@
-"""The engine protocol: one batched call per round, token ids in, token ids out.
+"""The engine protocols: token ids in, token ids out, batched or continuous.
 
-An engine takes every live request of a round at once and returns, for each, the generated
-token ids, their text and why generation stopped. Methods never call an engine themselves;
-the runner does, so batching is the engine's job (as in lm-eval's ``generate_until``).
+* ``Engine.generate(requests)``: a batch in, one result per request out (as lm-eval's
+  ``generate_until``). Every engine has it.
+* ``ContinuousEngine``: ``submit(request, tag)`` and ``collect()``, for engines that batch
+  continuously (vLLM's scheduler, a server): requests join the running batch as they are
+  submitted, and each result comes back as soon as it is done, in any order. The pipeline
+  (``harness.pipeline``) submits a trace's next request the moment its last one returns.
+  ``continuous(engine)`` adapts a batch-only engine: everything submitted since the last
+  ``collect`` is generated in one ``generate`` call (the transformers engine's batches).
+
+Methods never call an engine themselves; the pipeline does.
 
 Stop semantics shared by all engines: ``Completion.token_ids`` run up to and including the
 token that completed a stop string or that is a stop token id, so that prompt + token_ids is
@@ -56,6 +63,56 @@ class Engine(Protocol):
     def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]: ...
 
     def info(self) -> dict[str, Any]: ...
+
+
+class ContinuousEngine(Protocol):
+    """An engine that takes requests one at a time and hands back results as they finish."""
+
+    # How many submitted requests (completions: a request counts ``n``) to keep in flight:
+    # enough to fill the engine's batch, few enough that a trace's continuation is not queued
+    # behind thousands of new traces. None: no limit (a batch engine takes everything at once).
+    capacity: int | None
+
+    def submit(self, request: GenRequest, tag: Any) -> None: ...
+
+    def collect(self) -> list[tuple[Any, GenResult]]:
+        """Block until at least one submitted request is done; return every (tag, result) that
+        is. Returns [] only when nothing is in flight."""
+        ...
+
+    def cancel(self) -> None:
+        """Drop everything in flight (an interrupted or failed run)."""
+        ...
+
+
+class RoundAdapter:
+    """A batch-only engine as a ContinuousEngine: ``collect`` generates everything pending."""
+
+    capacity = None
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._pending: list[tuple[GenRequest, Any]] = []
+
+    def submit(self, request: GenRequest, tag: Any) -> None:
+        self._pending.append((request, tag))
+
+    def collect(self) -> list[tuple[Any, GenResult]]:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return []
+        results = self.engine.generate([request for request, _ in pending])
+        return [(tag, result) for (_, tag), result in zip(pending, results)]
+
+    def cancel(self) -> None:
+        self._pending = []
+
+
+def continuous(engine: Any) -> ContinuousEngine:
+    """The engine itself if it batches continuously, else a RoundAdapter around it."""
+    if callable(getattr(engine, "submit", None)) and callable(getattr(engine, "collect", None)):
+        return engine
+    return RoundAdapter(engine)
 
 
 class EngineError(RuntimeError):

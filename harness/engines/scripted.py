@@ -109,3 +109,39 @@ class ScriptedEngine:
                     return Completion(tuple(out), self.tokenizer.decode(out), "stop", hit)
         reason = "length" if len(out) >= limit else "stop"  # a policy that ends without EOS: stop
         return Completion(tuple(out), self.tokenizer.decode(out), reason, None)
+
+
+class OutOfOrderEngine(ScriptedEngine):
+    """A scripted engine that batches continuously and finishes requests out of order.
+
+    ``collect`` returns a random non-empty share of what is in flight, shuffled (seeded by
+    ``order_seed``), the way a continuous-batching engine returns short requests before long
+    ones. Tests use it to pin that results do not depend on completion order. ``capacity`` is
+    what the pipeline keeps in flight (None: everything).
+    """
+
+    def __init__(self, policy: Policy, tokenizer: CharTokenizer | None = None, max_model_len: int | None = None,
+                 *, order_seed: int = 0, capacity: int | None = 8):
+        super().__init__(policy, tokenizer, max_model_len)
+        import random
+
+        self._rng = random.Random(order_seed)
+        self.capacity = capacity
+        self._in_flight: list[tuple[GenRequest, Any]] = []
+        self.max_in_flight = 0  # most completions in flight at once, for tests
+
+    def submit(self, request: GenRequest, tag: Any) -> None:
+        self._in_flight.append((request, tag))
+        self.max_in_flight = max(self.max_in_flight, sum(r.params.n for r, _ in self._in_flight))
+
+    def collect(self) -> list[tuple[Any, GenResult]]:
+        if not self._in_flight:
+            return []
+        self._rng.shuffle(self._in_flight)
+        k = self._rng.randint(1, len(self._in_flight))
+        done, self._in_flight = self._in_flight[:k], self._in_flight[k:]
+        results = self.generate([request for request, _ in done])
+        return [(tag, result) for (_, tag), result in zip(done, results)]
+
+    def cancel(self) -> None:
+        self._in_flight = []

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from harness import pipeline
 from harness.engines.scripted import EOS, CharTokenizer, ScriptedEngine
 from harness.formats import S1, THINK_TAGS, ThinkingFormat
 from harness.methods.base import MethodConfig, Trace
 from harness.methods.budget_forcing import BudgetForcing, split_at_stop
+from harness.pipeline import Job
 from harness.types import Problem
 
 PROBLEM = Problem("p1", "What is 6*7?", "42")
 
 
 def drive(method, engine, traces: list[Trace]) -> list[Trace]:
-    """The runner's loop without grading or storage: one engine call per round."""
-    live = list(traces)
-    while live:
-        pairs = [(t, method.next_request(t)) for t in live]
-        pairs = [(t, r) for t, r in pairs if r is not None]
-        if not pairs:
-            break
-        for (trace, _), result in zip(pairs, engine.generate([r for _, r in pairs])):
-            method.update(trace, result)
-        live = [t for t, _ in pairs if t.phase != "done"]
+    """The pipeline without grading or storage (harness.pipeline.drive)."""
+    pipeline.drive(engine, [Job(method, t) for t in traces])
     return traces
 
 

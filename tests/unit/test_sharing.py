@@ -20,12 +20,17 @@ PROBLEMS = [Problem(f"p{i}", f"question {i}", "42") for i in range(6)]
 
 
 def policy(context: str, seed: int) -> str:
-    """Thinks a problem-dependent number of words, ends, and on 'Wait' thinks a bit more."""
+    """Thinks a problem-dependent number of words, ends, and on 'Wait' thinks a bit more.
+
+    Like a real model, it continues a context it already wrote part of (a chunk) the same way."""
     after = thinking_part(context)
     if "</think>" in after:
         return " \\boxed{42}" + EOS
-    rng = random.Random(context.split("</user>")[0] + str(after.count("Wait")))
-    return "".join(rng.choice("abc ") for _ in range(rng.randint(3, 90))) + "</think>"
+    segments = after.split("Wait")
+    rng = random.Random(context.split("</user>")[0] + str(len(segments) - 1))
+    full = "".join(rng.choice("abc ") for _ in range(rng.randint(3, 90))) + "</think>"
+    assert full.startswith(segments[-1])
+    return full[len(segments[-1]):]
 
 
 class ListStore:
