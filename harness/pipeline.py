@@ -21,7 +21,9 @@ through ``on_done`` as they finish, not at the end of a round.
   across a chunk boundary, which the engine cannot see, is found here and the output is cut
   there, as the engine would have. Sampled requests (temperature > 0) are never chunked: the
   continuation would draw other random numbers, so the leader's sample would depend on which
-  other budgets are in the sweep; their followers wait for the leader's whole output.
+  other budgets are in the sweep; their followers wait for the leader's whole output. Nor is
+  a request chunked on an engine whose token ids are re-encoded text (``exact_token_ids``
+  False: a text-only server), where a continuation's text would be tokenized anew.
 """
 
 from __future__ import annotations
@@ -95,10 +97,12 @@ class Pipeline:
     ):
         self.engine = continuous(engine)
         self.on_done, self.on_submit, self.after_collect = on_done, on_submit, after_collect
-        self.share, self.chunk = share, chunk
+        # Chunks need the engine's own token ids back (a text-only server's are re-encoded text).
+        self.share, self.chunk = share, chunk and getattr(engine, "exact_token_ids", True)
         self._flights: dict[Ticket, _Flight] = {}
         self._asked: dict[GenRequest, _Flight] = {}
         self._outstanding = 0  # completions in flight
+        self.landing: Ticket | None = None  # the submission whose result is being handled now
         self.chunks = 0  # continuation chunks sent (benchmarks report it)
 
     def run(self, groups: Iterable[Sequence[Job]]) -> None:
@@ -180,6 +184,7 @@ class Pipeline:
 
     # -- results ---------------------------------------------------------------------------
     def _land(self, ticket: Ticket, result: GenResult) -> None:
+        self.landing = ticket
         flight = self._flights.pop(ticket)
         self._outstanding -= flight.ask.params.n
         if flight.bounds or flight.acc:

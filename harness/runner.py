@@ -71,7 +71,12 @@ def run_sweep(
     *,
     grade_timeout: float = 5.0,
     progress: bool = True,
+    observer: Any = None,
 ) -> RunStats:
+    """Run what of ``sweep`` is not in ``done``; records go to ``store`` as traces finish.
+
+    ``observer`` (benchmarks): ``submitted(ticket, request)`` for every engine submission and
+    ``finished(ticket, job)`` for every finished trace, with the ticket whose result ended it."""
     stats = RunStats()
     todo = plan(problems, sweep, done)
     stats.skipped = len(problems) * len(sweep.budgets) * len(sweep.waits) * sweep.samples - len(todo)
@@ -83,8 +88,15 @@ def run_sweep(
 
     def on_submit(ticket: Any, request: Any) -> None:
         stats.requests += 1
+        if observer is not None:
+            observer.submitted(ticket, request)
 
-    pipeline = Pipeline(engine, on_done=writer.put, share=sweep.share, chunk=sweep.chunk,
+    def on_done(job: Job) -> None:
+        if observer is not None:
+            observer.finished(pipeline.landing, job)
+        writer.put(job)
+
+    pipeline = Pipeline(engine, on_done=on_done, share=sweep.share, chunk=sweep.chunk,
                         on_submit=on_submit, after_collect=writer.check)
     try:
         if todo:

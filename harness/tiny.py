@@ -45,8 +45,12 @@ THINK_TEMPLATE = (
 )
 
 
-def build_tiny_model(path: str | Path, fmt: str = "think", *, seed: int = 0, boost: float = 2.0) -> Path:
-    """Write a tiny random model of thinking format ``fmt`` to ``path`` and return it."""
+def build_tiny_model(path: str | Path, fmt: str = "think", *, seed: int = 0, boost: float = 2.0,
+                     heads: int = 4) -> Path:
+    """Write a tiny random model of thinking format ``fmt`` to ``path`` and return it.
+
+    ``heads`` sets the attention heads of the 64-wide model: vLLM's CPU kernels need a head
+    dimension of at least 32, so tests that run vLLM build theirs with ``heads=2``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -85,8 +89,8 @@ def build_tiny_model(path: str | Path, fmt: str = "think", *, seed: int = 0, boo
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=heads,
+        num_key_value_heads=min(2, heads),
         max_position_embeddings=4096,
         tie_word_embeddings=False,
         bos_token_id=None,

@@ -59,6 +59,8 @@ class Engine(Protocol):
     tokenizer: Tokenizer
     max_model_len: int | None
     stats: EngineStats
+    # Optional: ``exact_token_ids = False`` says the ids are the tokenizer's encoding of text the
+    # engine returned (a text-only server), so the pipeline does not split requests into chunks.
 
     def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]: ...
 

@@ -12,8 +12,10 @@ Continuation is a raw completion of the prompt built so far. The server's API de
   server that strips special tokens from its output cannot carry a special-token delimiter
   (checked by ``check_format``).
 
-Every completion of a round is one HTTP request (``n`` is expanded into seeds ``seed+j`` as
-in the other engines), sent ``--max-concurrency`` at a time. Connection errors, 408/429/5xx
+Every completion is one HTTP request (``n`` is expanded into seeds ``seed+j`` as in the other
+engines), sent from ``--max-concurrency`` threads. Under the pipeline (``submit``/``collect``)
+each completion is handed back the moment it lands and the trace's next request is sent at
+once, so up to ``--max-concurrency`` requests are in flight at all times. Connection errors, 408/429/5xx
 are retried with exponential backoff and jitter; a server that stays down raises EngineError,
 which the run turns into a clean, resumable stop. The API key is sent as a header only: it is
 not in ``info()``, in errors or in logs.
@@ -22,11 +24,13 @@ not in ``info()``, in errors or in logs.
 from __future__ import annotations
 
 import json
+import queue
 import random
 import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from harness.engines.base import (
@@ -55,6 +59,15 @@ def normalize_base_url(url: str) -> str:
         if url.endswith(suffix):
             url = url[: -len(suffix)]
     return url if url.endswith("/v1") else url + "/v1"
+
+
+@dataclass(eq=False)
+class _Entry:
+    """A submitted request whose completions are being fetched."""
+
+    tag: Any
+    completions: list[Completion]
+    left: int  # completions still in flight
 
 
 class OpenAIServerEngine:
@@ -87,12 +100,19 @@ class OpenAIServerEngine:
         served = self._probe()
         self.api = _api_kind(served)
         self.supports_thinking_budget = self.api == "vllm"
+        # Only a vLLM server returns the token ids it generated; others return text, which is
+        # encoded here, so a continuation would not see the very same ids (no chunking).
+        self.exact_token_ids = self.api == "vllm"
         self.tokenizer = HFTokenizer.load(tokenizer or model, revision=revision, trust_remote_code=trust_remote_code)
         card = next((m for m in served if m.get("id") == model), {})
         self.max_model_len = max_model_len or card.get("max_model_len")
         self.stats = EngineStats()
         self.token_count_mismatches = 0
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="bench-http")
+        self.capacity = max_concurrency
+        self._landed: queue.Queue = queue.Queue()
+        self._in_flight: dict[int, Future] = {}
+        self._lock = threading.Lock()
 
     # -- setup -----------------------------------------------------------------------------
     def _probe(self) -> list[dict[str, Any]]:
@@ -155,6 +175,57 @@ class OpenAIServerEngine:
         self.stats.prefill_tokens += sum(len(rows[i].request.prompt_ids) for i in futures)
         self.stats.decode_tokens += sum(len(c.token_ids) for c in completions)
         return group_results(requests, completions)
+
+    # -- continuous (harness.pipeline) -------------------------------------------------------
+    def submit(self, request: GenRequest, tag: Any) -> None:
+        rows = expand_rows([request], self.max_model_len)
+        self.stats.requests += len(rows)
+        entry = _Entry(tag, [CONTEXT_FULL] * len(rows), sum(row.max_tokens > 0 for row in rows))
+        if entry.left == 0:
+            self._landed.put((entry, None))
+        for j, row in enumerate(rows):
+            if row.max_tokens > 0:
+                self.stats.prefill_tokens += len(request.prompt_ids)
+                future = self._pool.submit(self._complete, row)
+                with self._lock:
+                    self._in_flight[id(future)] = future
+                future.add_done_callback(lambda f, e=entry, j=j: self._done(e, j, f))
+
+    def _done(self, entry: _Entry, j: int, future: Future) -> None:
+        """Runs in the worker thread that finished ``future``."""
+        with self._lock:
+            self._in_flight.pop(id(future), None)
+            if future.cancelled():
+                return
+            error = future.exception()
+            if error is None:
+                entry.completions[j] = future.result()
+            entry.left -= 1
+            if error is not None or entry.left == 0:
+                self._landed.put((entry, error))
+
+    def collect(self) -> list[tuple[Any, GenResult]]:
+        if self._landed.empty() and not self._in_flight:
+            return []
+        items = [self._landed.get()]
+        while True:
+            try:
+                items.append(self._landed.get_nowait())
+            except queue.Empty:
+                break
+        ready = []
+        for entry, error in items:
+            if error is not None:
+                raise error
+            self.stats.decode_tokens += sum(len(c.token_ids) for c in entry.completions)
+            ready.append((entry.tag, GenResult(tuple(entry.completions))))
+        return ready
+
+    def cancel(self) -> None:
+        with self._lock:
+            futures, self._in_flight = list(self._in_flight.values()), {}
+        for future in futures:
+            future.cancel()
 
     def _complete(self, row: Row) -> Completion:
         p = row.request.params

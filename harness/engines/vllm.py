@@ -1,8 +1,10 @@
-"""vLLM engine: ``vllm.LLM`` in-process, one ``generate`` call per round, token ids in and out.
+"""vLLM engine: ``vllm.LLM`` in-process, continuous batching, token ids in and out.
 
-Every live request of a round goes into one ``LLM.generate`` call as a ``TokensPrompt``; prefix
-caching is on, so a continuation round prefills only what it added to a prompt the engine has
-seen. ``n`` is expanded into requests with seeds ``seed+j`` (as in the other engines, so a sample
+Requests are submitted one by one as ``TokensPrompt``s (``LLM.enqueue``) and the engine is
+stepped (``LLMEngine.step``) until some finish: a trace's next request joins the running batch
+the moment its last one returns, and nothing waits for an unrelated slow request. Prefix
+caching is on, so a continuation prefills only what it added to a prompt the engine has seen.
+``generate`` (a whole batch in one ``LLM.generate`` call) serves callers that want a batch. ``n`` is expanded into requests with seeds ``seed+j`` (as in the other engines, so a sample
 does not depend on how it was batched). vLLM is imported only here.
 
 Stop semantics match ``base.py``: ``include_stop_str_in_output`` keeps a stop string in the
@@ -13,6 +15,7 @@ ids, so it is exactly what the ids say, special tokens included.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from harness.engines.base import (
@@ -30,6 +33,7 @@ try:  # heavy imports stay inside this engine
     import vllm
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
+    from vllm.sampling_params import RequestOutputKind
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise MissingExtraError("vllm", "vllm") from exc
 
@@ -67,6 +71,16 @@ def parse_engine_args(pairs: Sequence[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             out[key.strip().replace("-", "_")] = value
     return out
+
+
+@dataclass(eq=False)
+class _Entry:
+    """A submitted request whose ``n`` completions are being generated."""
+
+    request: GenRequest
+    tag: Any
+    completions: list[Completion]
+    left: int  # completions still running
 
 
 class VLLMEngine:
@@ -114,6 +128,11 @@ class VLLMEngine:
         vllm_config = getattr(self.llm.llm_engine, "vllm_config", None)
         self.supports_thinking_budget = getattr(vllm_config, "reasoning_config", None) is not None
         self.stats = EngineStats()
+        # Keep twice the scheduler's batch in flight: a full batch plus a queue to refill it from.
+        max_seqs = getattr(getattr(vllm_config, "scheduler_config", None), "max_num_seqs", None) or 256
+        self.capacity = 2 * int(max_seqs)
+        self._waiting: dict[str, tuple[_Entry, int]] = {}  # vLLM request id -> (entry, completion index)
+        self._ready: list[tuple[Any, GenResult]] = []
 
     def info(self) -> dict[str, Any]:
         return {"engine": self.name, "model": self.model_id, "vllm": vllm.__version__,
@@ -132,6 +151,47 @@ class VLLMEngine:
             for i, output in zip(live, self.llm.generate(prompts, params, use_tqdm=False)):
                 completions[i] = self._completion(output.outputs[0])
         return group_results(requests, completions)
+
+    # -- continuous batching (harness.pipeline) ---------------------------------------------
+    def submit(self, request: GenRequest, tag: Any) -> None:
+        rows = expand_rows([request], self.max_model_len)
+        self.stats.requests += len(rows)
+        entry = _Entry(request, tag, [CONTEXT_FULL] * len(rows), 0)
+        for j, row in enumerate(rows):
+            if row.max_tokens <= 0:
+                continue
+            params = sampling_params(request.params, row.seed, row.max_tokens)
+            params.output_kind = RequestOutputKind.FINAL_ONLY
+            [request_id] = self.llm.enqueue([TokensPrompt(prompt_token_ids=list(request.prompt_ids))], [params],
+                                            use_tqdm=False)
+            # enqueue returns vLLM's internal id (LLM's counter + "-" + a random suffix); outputs
+            # carry the counter part.
+            self._waiting[str(request_id).split("-")[0]] = (entry, j)
+            entry.left += 1
+            self.stats.prefill_tokens += len(request.prompt_ids)
+        if entry.left == 0:
+            self._ready.append((tag, GenResult(tuple(entry.completions))))
+
+    def collect(self) -> list[tuple[Any, GenResult]]:
+        engine = self.llm.llm_engine
+        while not self._ready and self._waiting:
+            for output in engine.step():
+                if not getattr(output, "finished", False):
+                    continue
+                entry, j = self._waiting.pop(str(output.request_id))
+                entry.completions[j] = self._completion(output.outputs[0])
+                entry.left -= 1
+                if entry.left == 0:
+                    self._ready.append((entry.tag, GenResult(tuple(entry.completions))))
+            if self._waiting and not engine.has_unfinished_requests():
+                raise EngineError(f"vLLM dropped {len(self._waiting)} requests without finishing them")
+        ready, self._ready = self._ready, []
+        return ready
+
+    def cancel(self) -> None:
+        if self._waiting:
+            self.llm.llm_engine.abort_request(list(self._waiting))
+        self._waiting, self._ready = {}, []
 
     def _completion(self, out: Any) -> Completion:
         ids = tuple(int(t) for t in out.token_ids)
