@@ -115,8 +115,8 @@ def run_sweep(
 class RecordWriter:
     """Grades finished traces and appends their records, in a thread of its own.
 
-    ``put`` (called by the pipeline) computes the record's fields from the trace at once, so the
-    trace is not shared with the thread; the thread grades whatever has finished and appends it. An error in the thread (a full disk) is
+    ``put`` is called by the pipeline with a finished trace, which nothing changes any more; the
+    thread builds its record (decoding its text), grades whatever has finished and appends it. An error in the thread (a full disk) is
     raised in the caller by ``check`` or ``close``, so the run stops with the usual resume hint.
     """
 
@@ -133,7 +133,7 @@ class RecordWriter:
 
     def put(self, job: Job) -> None:
         self.check()
-        self._queue.put((job.method, job.trace, job.method.record_fields(job.trace)))
+        self._queue.put((job.method, job.trace))
 
     def check(self) -> None:
         if self.error is not None:
@@ -157,7 +157,7 @@ class RecordWriter:
             while self._queue.get() is not None:  # let put() and close() return
                 pass
 
-    def _batches(self) -> Iterator[list[tuple[Method, Trace, dict]]]:
+    def _batches(self) -> Iterator[list[tuple[Method, Trace]]]:
         while True:
             item = self._queue.get()
             if item is None:
@@ -175,13 +175,7 @@ class RecordWriter:
             yield batch
 
     def _warm_up(self) -> None:
-        """Start the grading workers now, so the first records do not wait for them."""
-        if self.task.grader is None and self.task.answer_kind != "choice":
-            import os
-
-            from harness.grading.pool import get_pool
-
-            get_pool(os.cpu_count() or 2)
+        warm_up_grading(self.task)
 
     def _show(self, n: int) -> None:
         if self.bar is None:
@@ -193,9 +187,20 @@ class RecordWriter:
             self.bar.set_postfix_str(f"{stats.decode_tokens / elapsed:,.0f} tok/s", refresh=False)
 
 
-def _records(task: Task, batch: list[tuple[Method, Trace, dict]], timeout: float) -> list[dict[str, Any]]:
-    traces = [t for _, t, _ in batch]
-    fields = [f for _, _, f in batch]
+def warm_up_grading(task: Task) -> None:
+    """Start the grading workers (their imports take seconds), so the first records do not wait
+    for them. ``bench run`` calls it before loading the model; the writer calls it again."""
+    if task.grader is None and task.answer_kind != "choice":
+        import os
+
+        from harness.grading.pool import get_pool
+
+        get_pool(os.cpu_count() or 2)
+
+
+def _records(task: Task, batch: list[tuple[Method, Trace]], timeout: float) -> list[dict[str, Any]]:
+    traces = [t for _, t in batch]
+    fields = [method.record_fields(trace) for method, trace in batch]
     if task.grader is not None:  # the task grades its own way (e.g. an lm-eval task's metric)
         grades = task.grader([(t.problem, f["answer_text"]) for t, f in zip(traces, fields)])
     else:
@@ -203,7 +208,7 @@ def _records(task: Task, batch: list[tuple[Method, Trace, dict]], timeout: float
             [(t.problem.gold, f["answer_text"]) for t, f in zip(traces, fields)], task.answer_kind, timeout=timeout
         )
     records = []
-    for (method, trace, extra), grade in zip(batch, grades):
+    for (method, trace), extra, grade in zip(batch, fields, grades):
         record = {
             "task": task.name,
             "problem_id": trace.problem.id,

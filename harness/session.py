@@ -21,7 +21,7 @@ from harness.engines.base import Engine
 from harness.errors import RunInterrupted, UserError
 from harness.formats import FORMATS, detect_format, with_overrides
 from harness.methods.base import Budget, MethodConfig, load_method_class
-from harness.runner import RunStats, Sweep, run_sweep
+from harness.runner import RunStats, Sweep, run_sweep, warm_up_grading
 from harness.store import ResultStore
 from harness.tasks import get_task, resolve_data_dir
 
@@ -108,6 +108,7 @@ def execute(config: RunConfig) -> RunOutcome:
     store = ResultStore(output)
     store.precheck()  # cheap checks before loading a model
 
+    warm_up_grading(task)  # the grading workers start while the model loads
     engine = make_engine(config.engine, config.model, **config.engine_options)
     fmt = FORMATS[config.thinking_format] if config.thinking_format != "auto" else detect_format(
         engine.tokenizer.vocab(), engine.tokenizer.chat_template

@@ -60,9 +60,12 @@ def truncate(completion: Completion, max_tokens: int, decode) -> Completion:
     return Completion(ids, decode(ids), "length", None)
 
 
-def shadow_step(method, follower: Trace, leader_request: GenRequest, result: GenResult) -> bool:
-    """Advance a follower by the leader's thinking round; False once it has left the thinking phase."""
-    request = method.next_request(follower)  # may force an end when the cap is reached exactly
+def shadow_step(method, follower: Trace, leader_request: GenRequest, result: GenResult,
+                request: GenRequest | None = None) -> bool:
+    """Advance a follower by the leader's thinking round; False once it has left the thinking phase.
+    ``request``: the follower's own request for this round, if the caller asked for it already."""
+    if request is None:
+        request = method.next_request(follower)  # may force an end when the cap is reached exactly
     if request is None or follower.phase != "thinking":
         return False
     if len(request.prompt_ids) != len(leader_request.prompt_ids) or request.params.seed != leader_request.params.seed:

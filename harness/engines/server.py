@@ -29,7 +29,6 @@ import random
 import threading
 import time
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -108,11 +107,16 @@ class OpenAIServerEngine:
         self.max_model_len = max_model_len or card.get("max_model_len")
         self.stats = EngineStats()
         self.token_count_mismatches = 0
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="bench-http")
+        # --max-concurrency worker threads, started now (not during the run, where starting
+        # hundreds of threads competes with the pipeline for the interpreter).
         self.capacity = max_concurrency
-        self._landed: queue.Queue = queue.Queue()
-        self._in_flight: dict[int, Future] = {}
-        self._lock = threading.Lock()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._landed: queue.SimpleQueue = queue.SimpleQueue()
+        self._ready: list[tuple[Any, GenResult]] = []
+        self._in_flight = 0  # completions submitted and not yet collected
+        self._epoch = 0  # bumped by cancel(): results of older submissions are dropped
+        for i in range(max_concurrency):
+            threading.Thread(target=self._work, name=f"bench-http-{i}", daemon=True).start()
 
     # -- setup -----------------------------------------------------------------------------
     def _probe(self) -> list[dict[str, Any]]:
@@ -161,71 +165,78 @@ class OpenAIServerEngine:
 
     # -- generation ------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]:
+        """A batch: every completion through the worker threads, results in request order."""
         self.stats.calls += 1
-        rows = expand_rows(requests, self.max_model_len)
-        self.stats.requests += len(rows)
-        futures = {i: self._pool.submit(self._complete, row) for i, row in enumerate(rows) if row.max_tokens > 0}
+        results: dict[int, GenResult] = {}
         try:
-            completions = [futures[i].result() if i in futures else CONTEXT_FULL for i in range(len(rows))]
+            for i, request in enumerate(requests):
+                self.submit(request, i)
+            while len(results) < len(requests):
+                results.update(self.collect())
         except BaseException:
-            for f in futures.values():
-                f.cancel()
+            self.cancel()
             raise
-        # Counted here, not in the worker threads: += on shared counters is not atomic.
-        self.stats.prefill_tokens += sum(len(rows[i].request.prompt_ids) for i in futures)
-        self.stats.decode_tokens += sum(len(c.token_ids) for c in completions)
-        return group_results(requests, completions)
+        return [results[i] for i in range(len(requests))]
 
-    # -- continuous (harness.pipeline) -------------------------------------------------------
+    # -- continuous (harness.pipeline): worker threads, each completion back as it lands ------
     def submit(self, request: GenRequest, tag: Any) -> None:
         rows = expand_rows([request], self.max_model_len)
         self.stats.requests += len(rows)
         entry = _Entry(tag, [CONTEXT_FULL] * len(rows), sum(row.max_tokens > 0 for row in rows))
         if entry.left == 0:
-            self._landed.put((entry, None))
+            self._ready.append((tag, GenResult(tuple(entry.completions))))
         for j, row in enumerate(rows):
             if row.max_tokens > 0:
                 self.stats.prefill_tokens += len(request.prompt_ids)
-                future = self._pool.submit(self._complete, row)
-                with self._lock:
-                    self._in_flight[id(future)] = future
-                future.add_done_callback(lambda f, e=entry, j=j: self._done(e, j, f))
-
-    def _done(self, entry: _Entry, j: int, future: Future) -> None:
-        """Runs in the worker thread that finished ``future``."""
-        with self._lock:
-            self._in_flight.pop(id(future), None)
-            if future.cancelled():
-                return
-            error = future.exception()
-            if error is None:
-                entry.completions[j] = future.result()
-            entry.left -= 1
-            if error is not None or entry.left == 0:
-                self._landed.put((entry, error))
+                self._in_flight += 1
+                self._jobs.put((self._epoch, entry, j, row))
 
     def collect(self) -> list[tuple[Any, GenResult]]:
-        if self._landed.empty() and not self._in_flight:
-            return []
-        items = [self._landed.get()]
-        while True:
-            try:
-                items.append(self._landed.get_nowait())
+        while not self._ready and self._in_flight:
+            try:  # a timeout, so that Ctrl-C is seen while every request hangs
+                items = [self._landed.get(timeout=0.5)]
             except queue.Empty:
-                break
-        ready = []
-        for entry, error in items:
-            if error is not None:
-                raise error
-            self.stats.decode_tokens += sum(len(c.token_ids) for c in entry.completions)
-            ready.append((entry.tag, GenResult(tuple(entry.completions))))
+                continue
+            while True:
+                try:
+                    items.append(self._landed.get_nowait())
+                except queue.Empty:
+                    break
+            for epoch, entry, j, completion, error in items:
+                if epoch != self._epoch:
+                    continue  # a request of a cancelled run
+                self._in_flight -= 1
+                if error is not None:
+                    self.cancel()
+                    raise error
+                entry.completions[j] = completion
+                self.stats.decode_tokens += len(completion.token_ids)
+                entry.left -= 1
+                if entry.left == 0:
+                    self._ready.append((entry.tag, GenResult(tuple(entry.completions))))
+        ready, self._ready = self._ready, []
         return ready
 
     def cancel(self) -> None:
-        with self._lock:
-            futures, self._in_flight = list(self._in_flight.values()), {}
-        for future in futures:
-            future.cancel()
+        """Forget everything in flight: queued requests are dropped, running ones ignored."""
+        self._epoch += 1
+        self._in_flight, self._ready = 0, []
+        while True:
+            try:
+                self._jobs.get_nowait()
+            except queue.Empty:
+                return
+
+    def _work(self) -> None:
+        while True:
+            epoch, entry, j, row = self._jobs.get()
+            if epoch != self._epoch:
+                continue
+            try:
+                completion, error = self._complete(row), None
+            except BaseException as exc:  # noqa: BLE001  (raised in the caller by collect)
+                completion, error = None, exc
+            self._landed.put((epoch, entry, j, completion, error))
 
     def _complete(self, row: Row) -> Completion:
         p = row.request.params

@@ -25,6 +25,9 @@ class HFTokenizer:
                 eos.append(int(vocab[name]))
         self.eos_token_ids: tuple[int, ...] = tuple(eos)
         self._vocab = vocab
+        # The Rust tokenizer itself, when there is one: transformers' encode/decode wrappers cost
+        # ~10x more per call (argument conversion), and the harness calls decode per chunk.
+        self._fast = getattr(hf_tokenizer, "backend_tokenizer", None) if getattr(hf_tokenizer, "is_fast", False) else None
 
     @classmethod
     def load(cls, model: str, revision: str | None = None, trust_remote_code: bool = False) -> HFTokenizer:
@@ -39,9 +42,13 @@ class HFTokenizer:
         return cls(tok)
 
     def encode(self, text: str) -> list[int]:
+        if self._fast is not None:
+            return self._fast.encode(text, add_special_tokens=False).ids
         return list(self.hf.encode(text, add_special_tokens=False))
 
     def decode(self, ids: Sequence[int]) -> str:
+        if self._fast is not None:
+            return self._fast.decode(list(ids), skip_special_tokens=False)
         return self.hf.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def vocab(self) -> dict[str, int]:

@@ -56,10 +56,17 @@ class BudgetForcing:
         return Trace(problem, budget, sample, seed, self.prompt_ids(self.user_message(problem, budget)), waits)
 
     def prompt_ids(self, user_message: str) -> tuple[int, ...]:
+        """The chat prompt's token ids. The traces of one problem (every budget, wait count and
+        sample) share one user message, rendered and tokenized once."""
+        last = self.__dict__.get("_last_prompt")
+        if last is not None and last[0] == user_message:
+            return last[1]
         text = self.tok.render_chat(user_message)
         if not text.endswith(self.fmt.thinking_start):
             text += self.fmt.thinking_start
-        return tuple(self.tok.encode(text))
+        ids = tuple(self.tok.encode(text))
+        self._last_prompt = (user_message, ids)
+        return ids
 
     # -- constant token ids (tokenized once) -----------------------------------------------
     @cached_property
@@ -69,6 +76,14 @@ class BudgetForcing:
     @cached_property
     def _wait_ids(self) -> list[int]:
         return self.tok.encode(self.config.wait_string)
+
+    @cached_property
+    def _answer_prefix_ids(self) -> list[int]:
+        return self.tok.encode(self.fmt.answer_prefix)
+
+    @cached_property
+    def _natural_suffix_ids(self) -> list[int]:
+        return self.tok.encode(self.fmt.natural_suffix) if self.fmt.natural_suffix else []
 
     @cached_property
     def _newline_ids(self) -> list[int]:
@@ -181,13 +196,12 @@ class BudgetForcing:
             trace.thinking_ids.extend(self._wait_ids)
             trace.extensions += 1
             return
-        suffix = self.tok.encode(self.fmt.natural_suffix) if self.fmt.natural_suffix else []
-        self._enter_answer(trace, own_delimiter, suffix)
+        self._enter_answer(trace, own_delimiter, list(self._natural_suffix_ids))
 
     def _force_end(self, trace: Trace) -> None:
         trace.forced_end = True
         lead = [] if self.tok.decode(trace.thinking_ids[-4:]).endswith("\n") else list(self._newline_ids)
-        self._enter_answer(trace, lead + list(self._delimiter_ids), self.tok.encode(self.fmt.answer_prefix))
+        self._enter_answer(trace, lead + list(self._delimiter_ids), list(self._answer_prefix_ids))
 
     def _enter_answer(self, trace: Trace, delimiter: list[int], answer_prefix: list[int]) -> None:
         trace.transition_ids = delimiter + answer_prefix
@@ -228,7 +242,7 @@ def split_at_stop(ids: Sequence[int], stop: str, tok: Tokenizer) -> int:
     The last tokens usually are the canonical tokenization of ``stop``; otherwise the largest
     ``b`` whose suffix still decodes to text containing ``stop`` is taken (any tokenization).
     """
-    canonical = tok.encode(stop)
+    canonical = _encoded(tok, stop)
     n = len(canonical)
     if n and list(ids[-n:]) == canonical:
         return len(ids) - n
@@ -236,6 +250,17 @@ def split_at_stop(ids: Sequence[int], stop: str, tok: Tokenizer) -> int:
         if stop in tok.decode(ids[b:]):
             return b
     return len(ids)
+
+
+_ENCODED: dict[tuple[int, str], tuple[Tokenizer, list[int]]] = {}
+
+
+def _encoded(tok: Tokenizer, text: str) -> list[int]:
+    """``tok.encode(text)`` for a constant string (a stop), once per tokenizer."""
+    key = (id(tok), text)
+    if key not in _ENCODED:
+        _ENCODED[key] = (tok, tok.encode(text))  # keeps tok alive, so its id is not reused
+    return _ENCODED[key][1]
 
 
 def _positive_int(text: str, what: str) -> int:

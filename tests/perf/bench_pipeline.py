@@ -37,7 +37,7 @@ from harness.engines.server import OpenAIServerEngine  # noqa: E402
 from harness.formats import detect_format  # noqa: E402
 from harness.methods.base import MethodConfig  # noqa: E402
 from harness.methods.budget_forcing import BudgetForcing  # noqa: E402
-from harness.runner import Sweep, run_sweep  # noqa: E402
+from harness.runner import Sweep, run_sweep, warm_up_grading  # noqa: E402
 from harness.store import ResultStore  # noqa: E402
 from harness.tasks import get_task  # noqa: E402
 from harness.toy import MODEL_DIR  # noqa: E402
@@ -162,6 +162,7 @@ def run_variant(name: str, base: str, args, problems, waits) -> dict:
         store = TimedStore(Path(tmp) / "run")
         done = store.open({"benchmark": name})
         task = get_task("toy_sum")
+        warm_up_grading(task)  # as bench run does before loading the model
         started = time.monotonic()
         run_sweep(RoundBarrier(engine) if name == "rounds" else engine, method, task, problems,
                   Sweep(budgets, waits, chunk=name != "no-chunk"), store, done, progress=False, observer=observer)
