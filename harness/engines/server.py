@@ -23,11 +23,12 @@ not in ``info()``, in errors or in logs.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import queue
 import random
 import threading
-import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -39,7 +40,6 @@ from harness.engines.base import (
     Row,
     expand_rows,
     find_stop_string,
-    group_results,
 )
 from harness.engines.tokenizer import HFTokenizer
 from harness.types import Completion, GenRequest, GenResult
@@ -107,16 +107,29 @@ class OpenAIServerEngine:
         self.max_model_len = max_model_len or card.get("max_model_len")
         self.stats = EngineStats()
         self.token_count_mismatches = 0
-        # --max-concurrency worker threads, started now (not during the run, where starting
-        # hundreds of threads competes with the pipeline for the interpreter).
+        # Completions are fetched by one asyncio event loop in a thread of its own (aiohttp), at
+        # most --max-concurrency at a time: no thread per request competing for the interpreter.
         self.capacity = max_concurrency
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._landed: queue.SimpleQueue = queue.SimpleQueue()
         self._ready: list[tuple[Any, GenResult]] = []
         self._in_flight = 0  # completions submitted and not yet collected
         self._epoch = 0  # bumped by cancel(): results of older submissions are dropped
-        for i in range(max_concurrency):
-            threading.Thread(target=self._work, name=f"bench-http-{i}", daemon=True).start()
+        self._tasks: set = set()
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, name="bench-http", daemon=True).start()
+        asyncio.run_coroutine_threadsafe(self._open_session(), self._loop).result()
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Close the HTTP session and stop the event loop (also done at exit)."""
+        if self._loop.is_closed() or not self._loop.is_running():
+            return
+        self.cancel()
+        try:
+            asyncio.run_coroutine_threadsafe(self._http.close(), self._loop).result(timeout=5)
+        except Exception:  # noqa: BLE001  (closing at exit: nothing left to report to)
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
 
     # -- setup -----------------------------------------------------------------------------
     def _probe(self) -> list[dict[str, Any]]:
@@ -160,6 +173,7 @@ class OpenAIServerEngine:
             "base_url": self.base_url,
             "server_api": self.api,
             "requests": self._requests.__version__,
+            "aiohttp": _version("aiohttp"),
             "max_model_len": self.max_model_len,
         }
 
@@ -189,7 +203,7 @@ class OpenAIServerEngine:
             if row.max_tokens > 0:
                 self.stats.prefill_tokens += len(request.prompt_ids)
                 self._in_flight += 1
-                self._jobs.put((self._epoch, entry, j, row))
+                self._loop.call_soon_threadsafe(self._spawn, self._epoch, entry, j, row)
 
     def collect(self) -> list[tuple[Any, GenResult]]:
         while not self._ready and self._in_flight:
@@ -218,30 +232,41 @@ class OpenAIServerEngine:
         return ready
 
     def cancel(self) -> None:
-        """Forget everything in flight: queued requests are dropped, running ones ignored."""
+        """Forget everything in flight: requests still running are cancelled, their results dropped."""
         self._epoch += 1
         self._in_flight, self._ready = 0, []
-        while True:
-            try:
-                self._jobs.get_nowait()
-            except queue.Empty:
-                return
+        self._loop.call_soon_threadsafe(self._cancel_tasks)
 
-    def _work(self) -> None:
-        while True:
-            epoch, entry, j, row = self._jobs.get()
+    # -- in the event loop's thread ----------------------------------------------------------
+    async def _open_session(self) -> None:
+        import aiohttp
+
+        self._aiohttp = aiohttp
+        self._limit = asyncio.Semaphore(self.max_concurrency)
+        self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.max_concurrency))
+
+    def _spawn(self, epoch: int, entry: _Entry, j: int, row: Row) -> None:
+        task = self._loop.create_task(self._fetch(epoch, entry, j, row))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _fetch(self, epoch: int, entry: _Entry, j: int, row: Row) -> None:
+        async with self._limit:
             if epoch != self._epoch:
-                continue
+                return
             try:
-                completion, error = self._complete(row), None
-            except BaseException as exc:  # noqa: BLE001  (raised in the caller by collect)
+                p = row.request.params
+                choice, usage = await self._post(self._body(row.request, row.max_tokens, row.seed))
+                completion, error = self._parse(choice, usage, p.stop, p.stop_token_ids), None
+            except asyncio.CancelledError:
+                return
+            except Exception as exc:  # noqa: BLE001  (raised in the caller by collect)
                 completion, error = None, exc
-            self._landed.put((epoch, entry, j, completion, error))
-
-    def _complete(self, row: Row) -> Completion:
-        p = row.request.params
-        choice, usage = self._post(self._body(row.request, row.max_tokens, row.seed))
-        return self._parse(choice, usage, p.stop, p.stop_token_ids)
+        self._landed.put((epoch, entry, j, completion, error))
 
     def _body(self, req: GenRequest, max_tokens: int, seed: int | None) -> dict[str, Any]:
         p = req.params
@@ -306,28 +331,42 @@ class OpenAIServerEngine:
             session = self._local.session = self._requests.Session()
         return session
 
-    def _post(self, body: dict[str, Any]) -> tuple[dict, dict]:
-        url = self.base_url + "/completions"
-        last = ""
+    async def _post(self, body: dict[str, Any]) -> tuple[dict, dict]:
+        aiohttp, url, last = self._aiohttp, self.base_url + "/completions", ""
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=self.request_timeout)
         for attempt in range(self.max_retries + 1):
             wait = None
             try:
-                resp = self._session().post(url, json=body, headers=self._headers,
-                                            timeout=(CONNECT_TIMEOUT, self.request_timeout))
-            except self._requests.RequestException as exc:
+                async with self._http.post(url, json=body, headers=self._headers, timeout=timeout) as resp:
+                    reply = _Reply(resp.status, resp.headers, await resp.read())
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 last = _reason(exc)
             else:
-                if resp.status_code == 200:
-                    return _first_choice(resp, url)
-                last = f"HTTP {resp.status_code}"
-                if resp.status_code not in RETRY_STATUS:
-                    raise EngineError(f"the server refused a completion request ({last}: {_detail(resp)})")
-                wait = _retry_after(resp)
+                if reply.status_code == 200:
+                    return _first_choice(reply, url)
+                last = f"HTTP {reply.status_code}"
+                if reply.status_code not in RETRY_STATUS:
+                    raise EngineError(f"the server refused a completion request ({last}: {_detail(reply)})")
+                wait = _retry_after(reply)
             if attempt < self.max_retries:
                 delay = min(BACKOFF_CAP, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
-                time.sleep(wait if wait is not None else delay)
+                await asyncio.sleep(wait if wait is not None else delay)
         raise EngineError(f"the server at {self.base_url} did not answer after {self.max_retries + 1} tries "
                           f"({last})")
+
+
+class _Reply:
+    """A finished HTTP response, read whole (what the helpers below look at)."""
+
+    def __init__(self, status: int, headers: Any, body: bytes):
+        self.status_code, self.headers, self._body = status, headers, body
+
+    @property
+    def text(self) -> str:
+        return self._body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self._body)
 
 
 def _api_kind(served: list[dict[str, Any]]) -> str:
@@ -351,8 +390,10 @@ def _reason(exc: BaseException) -> str:
     """A short cause without URLs' query strings or headers (nothing secret reaches the user)."""
     name = type(exc).__name__
     text = str(exc)
-    for marker in ("Connection refused", "Name or service not known", "timed out", "Read timed out",
-                   "Connection reset", "Remote end closed connection"):
+    if name == "TimeoutError" or isinstance(exc, TimeoutError):
+        return "TimeoutError: timed out"
+    for marker in ("Connection refused", "Connect call failed", "Name or service not known", "timed out",
+                   "Read timed out", "Connection reset", "Remote end closed connection", "Server disconnected"):
         if marker in text:
             return f"{name}: {marker}"
     return name
@@ -372,4 +413,13 @@ def _retry_after(resp: Any) -> float | None:
     try:
         return min(BACKOFF_CAP, float(value)) if value is not None else None
     except ValueError:
+        return None
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
         return None
