@@ -103,6 +103,9 @@ def execute(config: RunConfig) -> RunOutcome:
         problems = problems[: config.limit]
     if not problems:
         raise UserError(f"task {task.name} has no problems to run")
+    _check_unique_ids(task.name, problems)
+    if config.format_overrides.get("thinking_end") == "":
+        raise UserError("--thinking-end must not be empty: it is the delimiter that ends the thinking")
     _check_model_path(config.model)
     output = Path(config.output) if config.output else default_output(task.name, config.model, config.method)
     store = ResultStore(output)
@@ -162,6 +165,10 @@ def _parse_budgets(method: Any, texts: tuple[str, ...], engine: Engine) -> tuple
             budgets.append(method.parse_budget(text))
         except ValueError as exc:
             raise UserError(f"--budgets: {exc}") from None
+    for i, budget in enumerate(budgets):  # 8 and 08 (or +8) are one budget: one record key
+        if budget in budgets[:i]:
+            raise UserError(f"--budgets lists budget {budget} twice ({texts[budgets.index(budget)]!r} and "
+                            f"{texts[i]!r})")
     limit = engine.max_model_len
     if limit and method.budget_unit == "tokens":
         too_big = [b for b in budgets if isinstance(b, int) and b >= limit]
@@ -169,6 +176,15 @@ def _parse_budgets(method: Any, texts: tuple[str, ...], engine: Engine) -> tuple
             raise UserError(f"budget {too_big[0]} does not fit the model's context of {limit} tokens "
                             "(raise --max-model-len if the model allows it)")
     return tuple(budgets)
+
+
+def _check_unique_ids(task: str, problems: Any) -> None:
+    """Records are keyed by problem id: a task whose ids repeat would write two records per key."""
+    seen: set[str] = set()
+    for problem in problems:
+        if problem.id in seen:
+            raise UserError(f"task {task} has two problems with id {problem.id!r}: problem ids must be unique")
+        seen.add(problem.id)
 
 
 def _check_native_budget(config: RunConfig, engine: Engine) -> None:

@@ -333,7 +333,8 @@ class OpenAIServerEngine:
 
     async def _post(self, body: dict[str, Any]) -> tuple[dict, dict]:
         aiohttp, url, last = self._aiohttp, self.base_url + "/completions", ""
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=self.request_timeout)
+        # total: the whole response, so a server that trickles bytes cannot hold a request forever
+        timeout = aiohttp.ClientTimeout(total=self.request_timeout, sock_connect=CONNECT_TIMEOUT)
         for attempt in range(self.max_retries + 1):
             wait = None
             try:
@@ -411,9 +412,12 @@ def _detail(resp: Any) -> str:
 def _retry_after(resp: Any) -> float | None:
     value = resp.headers.get("Retry-After")
     try:
-        return min(BACKOFF_CAP, float(value)) if value is not None else None
+        wait = float(value) if value is not None else None
     except ValueError:
         return None
+    if wait is None or wait != wait:  # absent, or NaN
+        return None
+    return min(BACKOFF_CAP, max(0.0, wait))  # a negative or huge Retry-After is clamped
 
 
 def _version(package: str) -> str | None:

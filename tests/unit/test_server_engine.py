@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -30,13 +31,27 @@ class FakeServer:
             def log_message(self, *args):  # quiet
                 pass
 
-            def _send(self, status, payload):
+            def _send(self, status, payload, headers=None, trickle=None):
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
                 self.end_headers()
-                self.wfile.write(data)
+                if trickle is None:
+                    try:
+                        self.wfile.write(data)
+                    except OSError:  # the client gave up (a cancelled request)
+                        pass
+                    return
+                for i in range(len(data)):  # one byte at a time, `trickle` seconds apart
+                    try:
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    time.sleep(trickle)
 
             def do_GET(self):
                 fake.headers.append(dict(self.headers))
@@ -164,3 +179,48 @@ def test_prompt_filling_the_context_is_not_sent(server_factory):
     [result] = engine.generate([_request()])
     assert result.completions[0].token_ids == () and result.completions[0].finish_reason == "length"
     assert server.bodies == []
+
+
+def test_negative_retry_after_is_a_wait_of_zero(server_factory):
+    calls = []
+
+    def reply(body):
+        calls.append(1)
+        if len(calls) == 1:
+            return 503, {"detail": "busy"}, {"Retry-After": "-1"}
+        return 200, {"choices": [{"text": "", "token_ids": [5], "finish_reason": "length"}]}
+
+    server = server_factory(reply=reply)
+    [result] = _engine(server.url, max_retries=2).generate([_request()])
+    assert result.completions[0].token_ids == (5,) and len(calls) == 2
+
+
+@pytest.mark.timeout(60)
+def test_request_timeout_bounds_a_response_that_trickles(server_factory):
+    """A server that sends one byte every 0.3 s never leaves a read idle for long: the timeout
+    must bound the whole response, not each read."""
+    ok = {"choices": [{"text": "", "token_ids": [5], "finish_reason": "length"}], "pad": "x" * 200}
+    server = server_factory(reply=lambda body: (200, ok, None, 0.3))
+    with pytest.raises(EngineError, match=r"did not answer after 1 tries \(.*timed out"):
+        _engine(server.url, max_retries=0, request_timeout=2).generate([_request()])
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_while_every_request_hangs_stops_the_collect():
+    """collect() waits in short slices, so a KeyboardInterrupt reaches it while requests hang."""
+    import _thread
+
+    hang = threading.Event()
+
+    server = FakeServer(reply=lambda body: (hang.wait(30), (200, {"choices": []}))[1])
+    try:
+        engine = _engine(server.url, request_timeout=30)
+        engine.submit(_request(), "t")
+        threading.Timer(0.5, _thread.interrupt_main).start()
+        with pytest.raises(KeyboardInterrupt):
+            engine.collect()
+        engine.cancel()
+        assert engine.collect() == []
+    finally:
+        hang.set()
+        server.close()

@@ -8,7 +8,7 @@ import pytest
 
 import harness.session as session
 from harness.engines.scripted import EOS, CharTokenizer, ScriptedEngine
-from harness.errors import RunInterrupted
+from harness.errors import RunInterrupted, UserError
 from harness.session import RunConfig, execute
 from tests.conftest import DATA_DIR
 
@@ -76,3 +76,41 @@ def test_hostile_model_output_through_a_whole_run_executes_nothing(tmp_path, mon
         outcome = execute(config)
         assert len(outcome.records) == 8 and not any(r["correct"] for r in outcome.records)
     assert not marker.exists()
+
+
+def _toy_config(tmp_path, **kw):
+    return RunConfig(**{"task": "toy_sum", "model": "scripted", "budgets": ("8",), "limit": 3,
+                        "output": str(tmp_path / "out"), "progress": False, **kw})
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    engine = FlakyEngine(fail_on_call=-1)
+    monkeypatch.setattr(session, "_check_model_path", lambda model: None)
+    monkeypatch.setattr(session, "make_engine", lambda *a, **k: engine)
+    return engine
+
+
+@pytest.mark.parametrize("budgets", [("8", "08"), ("8", "+8")])
+def test_one_budget_written_two_ways_is_refused_before_anything_is_written(tmp_path, scripted, budgets):
+    with pytest.raises(UserError, match="lists budget 8 twice"):
+        execute(_toy_config(tmp_path, budgets=budgets))
+    assert not (tmp_path / "out").exists() and scripted.stats.calls == 0
+
+
+def test_a_task_whose_ids_repeat_is_refused(tmp_path, scripted):
+    plugin = tmp_path / "twice.py"
+    plugin.write_text(
+        "from harness.tasks import Task\n"
+        "from harness.types import Problem\n"
+        "TASK = Task('twice', 'ids repeat', 3, 'integer', '', '', lambda d: "
+        "[Problem('a', 'q1', '1'), Problem('b', 'q2', '2'), Problem('a', 'q3', '3')])\n")
+    with pytest.raises(UserError, match="two problems with id 'a'"):
+        execute(_toy_config(tmp_path, task=str(plugin)))
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_thinking_end_is_refused(tmp_path, scripted):
+    with pytest.raises(UserError, match="--thinking-end must not be empty"):
+        execute(_toy_config(tmp_path, format_overrides={"thinking_end": ""}))
+    assert not (tmp_path / "out").exists()
