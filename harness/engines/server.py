@@ -140,6 +140,9 @@ class OpenAIServerEngine:
         except self._requests.RequestException as exc:
             raise EngineError(f"cannot reach the server at {self.base_url} ({_reason(exc)}): start it "
                               "(e.g. vllm serve MODEL) or fix --base-url") from None
+        if resp.status_code >= 500:
+            raise EngineError(f"the server at {self.base_url} answered HTTP {resp.status_code} to /v1/models, so "
+                              "its API cannot be told: check the server, then rerun")
         if resp.status_code in (401, 403):
             raise EngineError(f"the server at {self.base_url} refused the API key (HTTP {resp.status_code}): "
                               "set OPENAI_API_KEY or --api-key")
@@ -261,7 +264,7 @@ class OpenAIServerEngine:
             try:
                 p = row.request.params
                 choice, usage = await self._post(self._body(row.request, row.max_tokens, row.seed))
-                completion, error = self._parse(choice, usage, p.stop, p.stop_token_ids), None
+                completion, error = self._parse(choice, usage, p.stop, p.stop_token_ids, row.max_tokens), None
             except asyncio.CancelledError:
                 return
             except Exception as exc:  # noqa: BLE001  (raised in the caller by collect)
@@ -296,14 +299,25 @@ class OpenAIServerEngine:
             body["thinking_token_budget"] = p.thinking_token_budget
         return body
 
-    def _parse(self, choice: dict, usage: dict, stop: Sequence[str], stop_ids: Sequence[int]) -> Completion:
-        finish = "length" if choice.get("finish_reason") == "length" else "stop"
-        text = choice.get("text") or ""
+    def _parse(self, choice: dict, usage: dict, stop: Sequence[str], stop_ids: Sequence[int],
+               max_tokens: int | None = None) -> Completion:
+        """A completion, or EngineError for one that cannot be true: never a record that looks fine."""
+        raw_finish = choice.get("finish_reason")
+        if raw_finish not in ("stop", "length"):
+            raise EngineError(f"the server ended a completion with finish_reason={raw_finish!r} (not stop or "
+                              "length): nothing was recorded; check the server's log, then rerun to resume")
+        finish = raw_finish
         if isinstance(choice.get("token_ids"), list):
             ids = tuple(int(t) for t in choice["token_ids"])
-        else:
-            ids = tuple(self.tokenizer.encode(text))
+        elif isinstance(choice.get("text"), str):
+            ids = tuple(self.tokenizer.encode(choice["text"]))
             self._check_count(ids, usage, finish)
+        else:
+            raise EngineError("the server sent a completion with neither text nor token ids: nothing was recorded")
+        counted = usage.get("completion_tokens") if "token_ids" not in choice else len(ids)
+        if max_tokens is not None and isinstance(counted, int) and counted > max_tokens:
+            raise EngineError(f"the server returned {counted} tokens where at most {max_tokens} were asked for: "
+                              "nothing was recorded (is it honouring max_tokens?)")
         reason = choice.get("stop_reason")
         if finish == "stop" and reason is None and "stop_reason" not in choice:
             # Plain servers do not say which stop fired: find it at the end of the output.
@@ -382,9 +396,14 @@ def _api_kind(served: list[dict[str, Any]]) -> str:
 def _first_choice(resp: Any, url: str) -> tuple[dict, dict]:
     try:
         payload = resp.json()
-        return payload["choices"][0], payload.get("usage") or {}
-    except (ValueError, KeyError, IndexError, TypeError):
+        choices = payload["choices"]
+        usage = payload.get("usage") or {}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         raise EngineError(f"{url} answered something that is not a completion") from None
+    if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], dict):
+        count = len(choices) if isinstance(choices, list) else "no list of"
+        raise EngineError(f"{url} answered {count} choices where one was asked for: nothing was recorded")
+    return choices[0], usage if isinstance(usage, dict) else {}
 
 
 def _reason(exc: BaseException) -> str:

@@ -224,3 +224,29 @@ def test_ctrl_c_while_every_request_hangs_stops_the_collect():
     finally:
         hang.set()
         server.close()
+
+
+UNUSABLE = [
+    ({"choices": [{"text": "", "token_ids": [5], "finish_reason": "abort"}]}, "finish_reason='abort'"),
+    ({"choices": [{"text": "", "token_ids": [5], "finish_reason": "stop"}] * 2}, "2 choices where one"),
+    ({"choices": [{"text": None, "finish_reason": "stop"}]}, "neither text nor token ids"),
+    ({"choices": [{"text": "", "token_ids": list(range(9)), "finish_reason": "length"}]}, "returned 9 tokens"),
+]
+
+
+@pytest.mark.parametrize("payload,message", UNUSABLE)
+def test_a_completion_that_cannot_be_true_is_refused_not_recorded(server_factory, payload, message):
+    server = server_factory(reply=lambda body: (200, payload))
+    with pytest.raises(EngineError, match=message):
+        _engine(server.url).generate([_request(max_tokens=5)])
+
+
+def test_models_endpoint_failing_is_an_error_not_the_text_api():
+    server = FakeServer()
+    try:
+        handler = server.httpd.RequestHandlerClass
+        handler.do_GET = lambda self: self._send(500, {"detail": "boom"})
+        with pytest.raises(EngineError, match="HTTP 500 to /v1/models"):
+            _engine(server.url)
+    finally:
+        server.close()
