@@ -77,6 +77,13 @@ class BudgetForcing:
     def _wait_ids(self) -> list[int]:
         return self.tok.encode(self.config.wait_string)
 
+    def _stop_ids(self, stop: str) -> list[int]:
+        """A stop string's canonical token ids, encoded once per method."""
+        cache = self.__dict__.setdefault("_stop_ids_cache", {})
+        if stop not in cache:
+            cache[stop] = self.tok.encode(stop)
+        return cache[stop]
+
     @cached_property
     def _answer_prefix_ids(self) -> list[int]:
         return self.tok.encode(self.fmt.answer_prefix)
@@ -136,7 +143,7 @@ class BudgetForcing:
     def _strip_end_of_turn(self, out: Completion) -> list[int]:
         ids = list(out.token_ids)
         if out.finish_reason == "stop" and isinstance(out.stop_reason, str):
-            return ids[: split_at_stop(ids, out.stop_reason, self.tok)]
+            return ids[: split_at_stop(ids, out.stop_reason, self.tok, self._stop_ids(out.stop_reason))]
         if out.finish_reason == "stop" and ids and ids[-1] in (out.stop_reason, *self.tok.eos_token_ids):
             return ids[:-1]  # the end-of-turn token (vLLM reports EOS as stop_reason None)
         return ids
@@ -176,10 +183,11 @@ class BudgetForcing:
         if out.finish_reason == "length":
             return ids, None
         if out.stop_reason == self.fmt.thinking_end:
-            cut = split_at_stop(ids, self.fmt.thinking_end, self.tok)
+            cut = split_at_stop(ids, self.fmt.thinking_end, self.tok, self._delimiter_ids)
             return ids[:cut], ids[cut:]
         if isinstance(out.stop_reason, str):
-            return ids[: split_at_stop(ids, out.stop_reason, self.tok)], list(self._delimiter_ids)
+            cut = split_at_stop(ids, out.stop_reason, self.tok, self._stop_ids(out.stop_reason))
+            return ids[:cut], list(self._delimiter_ids)
         # a stop token id (EOS), or an engine that stopped by itself
         cut = len(ids) - 1 if ids and ids[-1] in self.tok.eos_token_ids else len(ids)
         return ids[:cut], list(self._delimiter_ids)
@@ -236,13 +244,13 @@ class NoControl(BudgetForcing):
         return UNCAPPED
 
 
-def split_at_stop(ids: Sequence[int], stop: str, tok: Tokenizer) -> int:
+def split_at_stop(ids: Sequence[int], stop: str, tok: Tokenizer, canonical: Sequence[int] | None = None) -> int:
     """Index ``b`` where ``stop`` begins in the decoded ids: ``ids[:b]`` precede it.
 
     The last tokens usually are the canonical tokenization of ``stop``; otherwise the largest
     ``b`` whose suffix still decodes to text containing ``stop`` is taken (any tokenization).
     """
-    canonical = _encoded(tok, stop)
+    canonical = tok.encode(stop) if canonical is None else canonical  # callers pass it tokenized once
     n = len(canonical)
     if n and list(ids[-n:]) == canonical:
         return len(ids) - n
@@ -250,17 +258,6 @@ def split_at_stop(ids: Sequence[int], stop: str, tok: Tokenizer) -> int:
         if stop in tok.decode(ids[b:]):
             return b
     return len(ids)
-
-
-_ENCODED: dict[tuple[int, str], tuple[Tokenizer, list[int]]] = {}
-
-
-def _encoded(tok: Tokenizer, text: str) -> list[int]:
-    """``tok.encode(text)`` for a constant string (a stop), once per tokenizer."""
-    key = (id(tok), text)
-    if key not in _ENCODED:
-        _ENCODED[key] = (tok, tok.encode(text))  # keeps tok alive, so its id is not reused
-    return _ENCODED[key][1]
 
 
 def _positive_int(text: str, what: str) -> int:

@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
-from harness.engines.scripted import EOS, CharTokenizer, ScriptedEngine
+from harness.engines.scripted import CharTokenizer, ScriptedEngine
 from harness.formats import THINK_TAGS
 from harness.methods.base import MethodConfig
 from harness.methods.budget_forcing import BudgetForcing
 from harness.runner import Sweep, run_sweep
 from harness.tasks import Task
 from harness.types import Problem
-from tests.unit.test_budget_forcing import thinking_part
+from tests.unit.test_pipeline import ListStore, policy  # policy: continues its own output the same way
 
 TASK = Task("t", "test", 6, "integer", "", "", lambda d: [])
 PROBLEMS = [Problem(f"p{i}", f"question {i}", "42") for i in range(6)]
-
-
-def policy(context: str, seed: int) -> str:
-    """Thinks a problem-dependent number of words, ends, and on 'Wait' thinks a bit more.
-
-    Like a real model, it continues a context it already wrote part of (a chunk) the same way."""
-    after = thinking_part(context)
-    if "</think>" in after:
-        return " \\boxed{42}" + EOS
-    segments = after.split("Wait")
-    rng = random.Random(context.split("</user>")[0] + str(len(segments) - 1))
-    full = "".join(rng.choice("abc ") for _ in range(rng.randint(3, 90))) + "</think>"
-    assert full.startswith(segments[-1])
-    return full[len(segments[-1]):]
-
-
-class ListStore:
-    def __init__(self):
-        self.records = []
-
-    def append(self, records):
-        self.records.extend(records)
 
 
 def sweep_records(share: bool, budgets, waits):
