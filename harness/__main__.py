@@ -1,5 +1,5 @@
 """``python -m harness`` is the ``bench`` command."""
 
-from harness.cli import main
+from budgetbench.cli import main
 
 main()

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.grading import extract_boxed, extract_choice, math_equal  # noqa: E402
+from budgetbench.grading import extract_boxed, extract_choice, math_equal  # noqa: E402
 
 
 def _rows(path: Path) -> list[dict]:

@@ -3,7 +3,7 @@ r"""Train the toy reasoning model shipped in ``harness/toy/model`` (CPU, about 6
     python scripts/train_toy_model.py                  # writes harness/toy/model
     python scripts/train_toy_model.py --out /tmp/toy   # elsewhere (--help lists the settings)
 
-Task (``harness.toy``): add 2-12 labelled one-digit numbers. After the chat prompt
+Task (``budgetbench.toy``): add 2-12 labelled one-digit numbers. After the chat prompt
 ``<|user|>\nAdd: a=7 b=2<|end|>\n<|assistant|>\n<think>\n`` (masked out of the loss) the
 model learns two kinds of continuation:
 
@@ -25,7 +25,7 @@ Settings (the defaults; they produced the committed weights):
     model     Qwen2, hidden 64, 4 layers, 4 heads (2 KV heads), MLP 256, RoPE theta 1e4, tied
               embeddings, vocabulary 384; 0.27M parameters, float32 (1.1 MB safetensors).
               Term and label token embeddings start as the sum of their characters' embeddings.
-    data      seed 0 (problems, cuts; the task's problems use harness.toy.EVAL_SEED). Terms per
+    data      seed 0 (problems, cuts; the task's problems use budgetbench.toy.EVAL_SEED). Terms per
               problem: 80% of problems take the largest of 3 uniform draws from 2..12 (late
               terms need the practice), 20% one draw.
     training  3000 steps of 24 sequences (~6M tokens), AdamW (betas 0.9/0.98, weight decay
@@ -56,7 +56,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness import toy  # noqa: E402
+from budgetbench import toy  # noqa: E402
 
 TRAIN_SEED = 0
 SPECIALS = ["<|endoftext|>", "<|end|>", "<|system|>", "<|user|>", "<|assistant|>"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.tasks import Task, load_hub, read_jsonl, require_fields
-from harness.types import Problem
+from budgetbench.tasks.task import Task, load_hub, read_jsonl, require_fields
+from budgetbench.types import Problem
 
 HUB_ID = "HuggingFaceH4/aime_2024"
 

@@ -15,9 +15,9 @@ import random
 import zipfile
 from pathlib import Path
 
-from harness.errors import DataError
-from harness.tasks import Task, load_hub, require_fields
-from harness.types import Problem
+from budgetbench.errors import DataError
+from budgetbench.tasks.task import Task, load_hub, require_fields
+from budgetbench.types import Problem
 
 HUB_ID = "Idavidrein/gpqa"
 ZIP_MEMBER = "dataset/gpqa_diamond.csv"

@@ -1,6 +1,6 @@
 """toy_sum: add 2-12 labelled one-digit numbers (synthetic, seeded; made for the toy model).
 
-Problems come from ``harness.toy.make_problems`` (500 of them, fixed seed), not from files:
+Problems come from ``budgetbench.toy.make_problems`` (500 of them, fixed seed), not from files:
 ``--data-dir`` is ignored. Stratify on ``terms``: the number of terms, hence the length of the
 step-by-step trace (about 6 tokens per term) that the toy model ``harness/toy/model`` writes.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.tasks import Task
-from harness.toy import EVAL_SEED, EVAL_SIZE, make_problems
-from harness.types import Problem
+from budgetbench.tasks.task import Task
+from budgetbench.toy import EVAL_SEED, EVAL_SIZE, make_problems
+from budgetbench.types import Problem
 
 
 def load(data_dir: Path | None) -> list[Problem]:

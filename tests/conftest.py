@@ -25,7 +25,7 @@ def data_dir() -> Path:
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """Tiny random models of every thinking format, built once per test session."""
     pytest.importorskip("transformers")
-    from harness.tiny import build_tiny_model
+    from budgetbench.testing.tiny import build_tiny_model
 
     root = tmp_path_factory.mktemp("tiny-models")
     return {fmt: build_tiny_model(root / fmt, fmt) for fmt in ("think", "think-split", "s1")}
@@ -34,7 +34,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 def bench(*args: str, cwd: Path | None = None, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess (as a user would), returning its completed process."""
     proc = subprocess.run(
-        [sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+        [sys.executable, "-m", "budgetbench", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"bench {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

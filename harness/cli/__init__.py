@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from harness import __version__
-from harness.engines.base import EngineError
-from harness.errors import RunInterrupted, UserError
+from budgetbench import __version__
+from budgetbench.engines.base import EngineError
+from budgetbench.errors import RunInterrupted, UserError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -19,15 +19,15 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from harness.cli.check import check
-    from harness.cli.listing import methods, tasks
-    from harness.cli.run import run
-    from harness.cli.score import score
+    from budgetbench.cli.check import check
+    from budgetbench.cli.listing import methods, tasks
+    from budgetbench.cli.run import run
+    from budgetbench.cli.score import score
 
     for command in (run, tasks, methods, check, score):
         cli.add_command(command)
     try:
-        from harness.cli.report import report
+        from budgetbench.cli.report import report
     except ImportError:  # pragma: no cover - report has optional plotting dependencies
         return
     cli.add_command(report)

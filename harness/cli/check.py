@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from harness.check import Tolerances, compare, write_baseline
-from harness.errors import UserError
+from budgetbench.analysis.regression import Tolerances, compare, write_baseline
+from budgetbench.errors import UserError
 
 
 @click.command("check")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from harness.methods.base import available_methods, load_method_class
-from harness.tasks import available_tasks, get_task, resolve_data_dir
+from budgetbench.methods.base import available_methods, load_method_class
+from budgetbench.tasks.task import available_tasks, get_task, resolve_data_dir
 
 
 @click.command("tasks")

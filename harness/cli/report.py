@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from harness.errors import UserError
-from harness.metrics import method_metrics
-from harness.report import CI_NOTE, METHOD_NOTE, format_table, load_runs, methods_display, runs_display, write_report
+from budgetbench.errors import UserError
+from budgetbench.analysis.metrics import method_metrics
+from budgetbench.report.writers import CI_NOTE, METHOD_NOTE, format_table, load_runs, methods_display, runs_display, write_report
 
 
 @click.command("report")
@@ -36,11 +36,11 @@ def report(results: tuple[Path, ...], out: Path, scaling_x: str, show_runs: bool
     Prints the method table (Control, Scaling, Performance, |A| of the s1 paper, plus per-sample
     adherence and overshoot) and writes runs.csv, methods.csv, their .md and .tex versions,
     accuracy.png/.svg and forced_end.png/.svg into --out. With --by FIELD (or --problems) it also
-    writes the difficulty-aware analysis of harness.analysis: by_FIELD, advice_FIELD, problems.csv,
+    writes the difficulty-aware analysis of budgetbench.report.views: by_FIELD, advice_FIELD, problems.csv,
     overthinking and equal_cost tables and figures.
     """
-    from harness.analysis import AnalysisConfig, load_checked, parse_by, run_analysis
-    from harness.strata import AdvisorConfig
+    from budgetbench.report.views import AnalysisConfig, load_checked, parse_by, run_analysis
+    from budgetbench.analysis.strata import AdvisorConfig
 
     said: set[str] = set()
 

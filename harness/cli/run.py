@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from harness.engines import ENGINE_OPTIONS, ENGINES, resolve_engine
-from harness.errors import UserError
-from harness.methods.base import MethodConfig
-from harness.session import RunConfig, execute, parse_csv_ints, split_budgets
+from budgetbench.engines import ENGINE_OPTIONS, ENGINES, resolve_engine
+from budgetbench.errors import UserError
+from budgetbench.methods.base import MethodConfig
+from budgetbench.run.execute import RunConfig, execute, parse_csv_ints, split_budgets
 
 
 def _unescape(value: str | None) -> str | None:
@@ -77,8 +77,8 @@ def run(**opts: object) -> None:
 
 def write_run_report(output: Path) -> list[Path]:
     """The run's own report (as bench report OUTPUT --out OUTPUT/report would write it)."""
-    from harness.metrics import method_metrics
-    from harness.report import load_runs, write_report
+    from budgetbench.analysis.metrics import method_metrics
+    from budgetbench.report.writers import load_runs, write_report
 
     runs = load_runs([output], warn=lambda message: None)
     return write_report(runs, method_metrics(runs), output / "report")
@@ -86,7 +86,7 @@ def write_run_report(output: Path) -> list[Path]:
 
 def _config(o: dict) -> RunConfig:
     if o["task"] is None and o["model"] is None:  # the embedded default: toy model on its toy task
-        from harness.toy import MODEL_DIR
+        from budgetbench.toy import MODEL_DIR
 
         o = {**o, "task": "toy_sum", "model": str(MODEL_DIR)}
     elif o["task"] is None or o["model"] is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from harness.score import rescore
+from budgetbench.results.rescore import rescore
 
 
 @click.command("score")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from harness.engines.base import Engine, EngineError, MissingExtraError
-from harness.errors import UserError
+from budgetbench.engines.base import Engine, EngineError, MissingExtraError
+from budgetbench.errors import UserError
 
 ENGINES = ("auto", "hf", "vllm", "openai")
 
@@ -53,11 +53,11 @@ def make_engine(name: str, model: str, **options: Any) -> Engine:
     options = {k: v for k, v in options.items() if k in ENGINE_OPTIONS[name]}
     try:
         if name == "hf":
-            from harness.engines.hf import HFEngine as engine_cls
+            from budgetbench.engines.hf import HFEngine as engine_cls
         elif name == "vllm":
-            from harness.engines.vllm import VLLMEngine as engine_cls
+            from budgetbench.engines.vllm import VLLMEngine as engine_cls
         else:
-            from harness.engines.server import OpenAIServerEngine as engine_cls
+            from budgetbench.engines.openai import OpenAIServerEngine as engine_cls
     except ImportError as exc:  # a broken install of the engine's packages
         raise MissingExtraError(exc.name or name, name) from exc
     return engine_cls(model, **options)

@@ -5,7 +5,7 @@
 * ``ContinuousEngine``: ``submit(request, tag)`` and ``collect()``, for engines that batch
   continuously (vLLM's scheduler, a server): requests join the running batch as they are
   submitted, and each result comes back as soon as it is done, in any order. The pipeline
-  (``harness.pipeline``) submits a trace's next request the moment its last one returns.
+  (``budgetbench.run.pipeline``) submits a trace's next request the moment its last one returns.
   ``continuous(engine)`` adapts a batch-only engine: everything submitted since the last
   ``collect`` is generated in one ``generate`` call (the transformers engine's batches).
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence, runtime_checkable
 
-from harness.types import Completion, GenRequest, GenResult
+from budgetbench.types import Completion, GenRequest, GenResult
 
 
 @runtime_checkable

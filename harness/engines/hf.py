@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from harness.engines.base import (
+from budgetbench.engines.base import (
     EngineError,
     EngineStats,
     MissingExtraError,
@@ -20,8 +20,8 @@ from harness.engines.base import (
     group_results,
     stop_tail_tokens,
 )
-from harness.engines.tokenizer import HFTokenizer, _first_line
-from harness.types import Completion, GenRequest, GenResult
+from budgetbench.engines.tokenizer import HFTokenizer, _first_line
+from budgetbench.types import Completion, GenRequest, GenResult
 
 try:  # heavy imports stay inside this engine
     import torch

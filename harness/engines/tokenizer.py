@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.engines.base import EngineError, MissingExtraError
+from budgetbench.engines.base import EngineError, MissingExtraError
 
 _DEFAULT_TEMPLATE_WARNING = "has no chat template; the prompt is the question followed by a newline"
 

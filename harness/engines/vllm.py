@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from harness.engines.base import (
+from budgetbench.engines.base import (
     CONTEXT_FULL,
     EngineError,
     EngineStats,
@@ -26,8 +26,8 @@ from harness.engines.base import (
     expand_rows,
     group_results,
 )
-from harness.engines.tokenizer import HFTokenizer, _first_line
-from harness.types import Completion, GenRequest, GenResult
+from budgetbench.engines.tokenizer import HFTokenizer, _first_line
+from budgetbench.types import Completion, GenRequest, GenResult
 
 try:  # heavy imports stay inside this engine
     import vllm
@@ -152,7 +152,7 @@ class VLLMEngine:
                 completions[i] = self._completion(output.outputs[0])
         return group_results(requests, completions)
 
-    # -- continuous batching (harness.pipeline) ---------------------------------------------
+    # -- continuous batching (budgetbench.run.pipeline) ---------------------------------------------
     def submit(self, request: GenRequest, tag: Any) -> None:
         rows = expand_rows([request], self.max_model_len)
         self.stats.requests += len(rows)

@@ -1,5 +1,5 @@
 """MATH-style equivalence of two final answers (box contents). Runs unbounded: call it
-through ``harness.grading.math_equal`` (a worker pool with a wall-clock bound), or directly
+through ``budgetbench.grading.math_equal`` (a worker pool with a wall-clock bound), or directly
 only in tests.
 
 Decision procedure, first verdict wins:

@@ -26,7 +26,7 @@ evaluating text. The lazily imported sympy modules seen on math-verify's code pa
 imported before the guard goes in, so in practice the guard is never reached at all.
 
 The guards are process-wide, so they are installed in the grading worker processes (and by
-the in-process test helpers), never as a side effect of importing ``harness.grading``.
+the in-process test helpers), never as a side effect of importing ``budgetbench.grading``.
 Timeouts: math-verify's own (SIGALRM-based) timeouts are disabled (``parsing_timeout=None``,
 ``timeout_seconds=None``); the wall-clock bound comes from the worker pool.
 """

@@ -36,10 +36,13 @@ from typing import Any
 __all__ = ["Outcome", "WorkerPool", "get_pool", "shutdown"]
 
 STARTUP_TIMEOUT_S = 120.0
-_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding `harness/`
+_PACKAGE = Path(__file__).resolve().parents[1]  # the budgetbench package folder (harness/)
+# The workers import the very package folder the parent runs from, installed or not.
 _BOOT = (
-    "import sys; sys.path.insert(0, {root!r}); "
-    "from harness.grading.worker import main; main()"
+    "import importlib.util, sys; "
+    "spec = importlib.util.spec_from_file_location('budgetbench', {init!r}, submodule_search_locations=[{pkg!r}]); "
+    "m = importlib.util.module_from_spec(spec); sys.modules['budgetbench'] = m; spec.loader.exec_module(m); "
+    "from budgetbench.grading.worker import main; main()"
 )
 
 
@@ -61,7 +64,7 @@ class _Worker:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT.format(root=_ROOT)],
+            [sys.executable, "-c", _BOOT.format(init=str(_PACKAGE / "__init__.py"), pkg=str(_PACKAGE))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable, ClassVar, Protocol
 
-from harness.engines.base import Tokenizer
-from harness.formats import ThinkingFormat
-from harness.types import GenRequest, GenResult, Problem
+from budgetbench.engines.base import Tokenizer
+from budgetbench.formats import ThinkingFormat
+from budgetbench.types import GenRequest, GenResult, Problem
 
 Budget = int | str
 
@@ -109,15 +109,15 @@ class Method(Protocol):
 MethodFactory = Callable[[Tokenizer, ThinkingFormat, MethodConfig], Method]
 
 _BUILTIN: dict[str, str] = {
-    "budget_forcing": "harness.methods.budget_forcing:BudgetForcing",
-    "none": "harness.methods.budget_forcing:NoControl",
-    "token_conditional": "harness.methods.conditional:TokenConditional",
-    "token_conditional+bf": "harness.methods.conditional:TokenConditionalBF",
-    "step_conditional": "harness.methods.conditional:StepConditional",
-    "step_conditional+bf": "harness.methods.conditional:StepConditionalBF",
-    "class_conditional": "harness.methods.conditional:ClassConditional",
-    "rejection_sampling": "harness.methods.rejection:RejectionSampling",
-    "majority_vote": "harness.methods.voting:MajorityVote",
+    "budget_forcing": "budgetbench.methods.budget_forcing:BudgetForcing",
+    "none": "budgetbench.methods.budget_forcing:NoControl",
+    "token_conditional": "budgetbench.methods.conditional:TokenConditional",
+    "token_conditional+bf": "budgetbench.methods.conditional:TokenConditionalBF",
+    "step_conditional": "budgetbench.methods.conditional:StepConditional",
+    "step_conditional+bf": "budgetbench.methods.conditional:StepConditionalBF",
+    "class_conditional": "budgetbench.methods.conditional:ClassConditional",
+    "rejection_sampling": "budgetbench.methods.rejection:RejectionSampling",
+    "majority_vote": "budgetbench.methods.majority_vote:MajorityVote",
 }
 
 

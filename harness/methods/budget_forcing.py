@@ -18,10 +18,10 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar, Sequence
 
-from harness.engines.base import EngineError, Tokenizer
-from harness.formats import ThinkingFormat
-from harness.methods.base import Budget, MethodConfig, Trace
-from harness.types import Completion, GenRequest, GenResult, Problem, SamplingParams
+from budgetbench.engines.base import EngineError, Tokenizer
+from budgetbench.formats import ThinkingFormat
+from budgetbench.methods.base import Budget, MethodConfig, Trace
+from budgetbench.types import Completion, GenRequest, GenResult, Problem, SamplingParams
 
 UNCAPPED = "none"
 
@@ -31,7 +31,7 @@ class BudgetForcing:
     budget_unit: ClassVar[str] = "tokens"
     description: ClassVar[str] = "s1 budget forcing: cap thinking at N tokens; --waits extends it with 'Wait'"
     default_temperature: ClassVar[float] = 0.0
-    shares_prefixes: ClassVar[bool] = True  # one prompt for every budget: see harness.sharing
+    shares_prefixes: ClassVar[bool] = True  # one prompt for every budget: see budgetbench.run.sharing
 
     def __init__(self, tokenizer: Tokenizer, fmt: ThinkingFormat, config: MethodConfig):
         self.tok, self.fmt, self.config = tokenizer, fmt, config

@@ -18,9 +18,9 @@ import re
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from harness.methods.base import Budget, Trace
-from harness.methods.budget_forcing import BudgetForcing, _positive_int
-from harness.types import Completion, GenRequest, Problem
+from budgetbench.methods.base import Budget, Trace
+from budgetbench.methods.budget_forcing import BudgetForcing, _positive_int
+from budgetbench.types import Completion, GenRequest, Problem
 
 TOKEN_PROMPT = "Think for up to {n} tokens."
 STEP_PROMPT = "Think for up to {n} steps."

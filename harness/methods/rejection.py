@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from harness.methods.base import Trace
-from harness.methods.budget_forcing import BudgetForcing
-from harness.types import GenRequest, GenResult
+from budgetbench.methods.base import Trace
+from budgetbench.methods.budget_forcing import BudgetForcing
+from budgetbench.types import GenRequest, GenResult
 
 MAX_CANDIDATES_PER_ROUND = 64
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from harness.types import Problem
+from budgetbench.types import Problem
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 LABELS = "abcdefghijkl"

@@ -23,7 +23,7 @@ def run_args(model: Path, data_dir: Path, out: Path) -> list[str]:
 
 
 def start(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "harness", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "budgetbench", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -117,7 +117,7 @@ def test_full_disk_stops_cleanly_and_resume_equals_uninterrupted(tiny_models, da
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    proc = subprocess.run([sys.executable, "-m", "harness", *run_args(tiny_models["think"], data_dir, out)],
+    proc = subprocess.run([sys.executable, "-m", "budgetbench", *run_args(tiny_models["think"], data_dir, out)],
                           capture_output=True, text=True, preexec_fn=small_disk, timeout=600)
     assert proc.returncode == 1, proc.stderr
     message = proc.stderr.strip().splitlines()

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from harness.toy import MODEL_DIR
+from budgetbench.toy import MODEL_DIR
 from tests.conftest import REPO, bench, read_samples
 from tests.unit.test_lm_eval_tasks import write_local_task
 
@@ -55,7 +55,7 @@ def test_bench_run_lm_eval_task_with_budget_forcing(task_dir, tmp_path):
     flipped = json.loads(lines[0])
     flipped["correct"] = not flipped["correct"]
     samples.write_text("\n".join([json.dumps(flipped), *lines[1:]]) + "\n")
-    score = subprocess.run([sys.executable, "-m", "harness", "score", str(out)], capture_output=True, text=True,
+    score = subprocess.run([sys.executable, "-m", "budgetbench", "score", str(out)], capture_output=True, text=True,
                            env={**os.environ, "BUDGETBENCH_LM_EVAL_INCLUDE": str(task_dir)}, timeout=300)
     assert score.returncode == 0, score.stderr
     assert read_samples(out) == records
@@ -65,7 +65,7 @@ def _simple_evaluate(task_dir, records, budget, **kwargs):
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
-    import harness.lm_eval_model  # noqa: F401  (registers "budgetbench")
+    import budgetbench.interop.lm_eval_model  # noqa: F401  (registers "budgetbench")
 
     return simple_evaluate(
         model="budgetbench",
@@ -116,7 +116,7 @@ def test_lm_eval_chat_template_gives_the_same_prompt(task_dir, tmp_path):
 def test_lm_eval_cli_with_the_budgetbench_model(task_dir, tmp_path):
     records, out = tmp_path / "records.jsonl", tmp_path / "lm-eval-out"
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.lm_eval_cli", "--model", "budgetbench",
+        [sys.executable, "-m", "budgetbench.interop.lm_eval_cli", "--model", "budgetbench",
          "--model_args", f"pretrained={MODEL_DIR},records={records}", "--include_path", str(task_dir),
          "--tasks", TASK, "--gen_kwargs", "method=budget_forcing,budget=20,waits=1,wait_string=Wait",
          "--batch_size", "16", "--limit", "4", "--output_path", str(out), "--log_samples"],
@@ -132,13 +132,13 @@ def test_lm_eval_cli_with_the_budgetbench_model(task_dir, tmp_path):
 
 
 def test_prompt_conditional_method_refuses_a_rendered_prompt(task_dir, tmp_path):
-    from harness.errors import UserError
+    from budgetbench.errors import UserError
 
     with pytest.raises(UserError, match="writes the budget into the user's message"):
         from lm_eval import simple_evaluate
         from lm_eval.tasks import TaskManager
 
-        import harness.lm_eval_model  # noqa: F401
+        import budgetbench.interop.lm_eval_model  # noqa: F401
 
         simple_evaluate(model="budgetbench", model_args=f"pretrained={MODEL_DIR},prompt=raw", tasks=[TASK],
                         task_manager=TaskManager(include_path=str(task_dir), include_defaults=False),

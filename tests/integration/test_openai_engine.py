@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.toy import MODEL_DIR
+from budgetbench.toy import MODEL_DIR
 from tests.conftest import bench, free_port, read_samples
 
 pytest.importorskip("fastapi", reason="transformers serve needs the [serving] extra of transformers")
@@ -89,7 +89,7 @@ def _by_key(records: list[dict]) -> dict[tuple, dict]:
 def test_openai_engine_matches_hf_and_keeps_the_key_secret(served, tmp_path, monkeypatch):
     bench(*_args(tmp_path / "hf", "--engine", "hf"))
     secret, env_secret = "sk-test-flag-0123456789", "sk-test-env-9876543210"
-    proc = subprocess.run([sys.executable, "-m", "harness", *_args(tmp_path / "oa", "--engine", "openai",
+    proc = subprocess.run([sys.executable, "-m", "budgetbench", *_args(tmp_path / "oa", "--engine", "openai",
                           "--base-url", served.url, "--api-key", secret, "--max-concurrency", "4")],
                           capture_output=True, text=True, timeout=600,
                           env={**os.environ, "OPENAI_API_KEY": env_secret})
@@ -119,7 +119,7 @@ def test_server_killed_mid_run_stops_cleanly_and_the_rerun_completes(tmp_path):
     args = _args(out, "--engine", "openai", "--base-url", server.url, "--max-retries", "1",
                  "--max-concurrency", "1", limit=20)
     try:
-        run = subprocess.Popen([sys.executable, "-m", "harness", *args], stdout=subprocess.PIPE,
+        run = subprocess.Popen([sys.executable, "-m", "budgetbench", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
         samples = out / "samples.jsonl"
         while run.poll() is None and not (samples.exists() and samples.read_text().count("\n") >= 1):

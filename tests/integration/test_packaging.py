@@ -17,4 +17,4 @@ def test_wheel_contains_tasks_and_entry_points(tmp_path):
     for task in ("aime24", "math500", "gpqa_diamond"):
         assert f"budgetbench_tasks/{task}.py" in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert "[budgetbench.tasks]" in entry_points and "bench = harness.cli:main" in entry_points
+    assert "[budgetbench.tasks]" in entry_points and "bench = budgetbench.cli:main" in entry_points

@@ -6,7 +6,7 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
-from harness.toy import MODEL_DIR
+from budgetbench.toy import MODEL_DIR
 from tests.conftest import bench
 
 pytestmark = pytest.mark.slow

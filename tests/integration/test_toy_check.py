@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.toy import MODEL_DIR
+from budgetbench.toy import MODEL_DIR
 from tests.conftest import REPO, bench, read_samples
 
 pytestmark = pytest.mark.slow

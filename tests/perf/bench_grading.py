@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from harness.grading import grade_many  # noqa: E402
+from budgetbench.grading import grade_many  # noqa: E402
 
 
 def variants(gold: str, rng: random.Random) -> str:

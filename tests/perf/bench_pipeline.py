@@ -33,14 +33,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from harness.engines.server import OpenAIServerEngine  # noqa: E402
-from harness.formats import detect_format  # noqa: E402
-from harness.methods.base import MethodConfig  # noqa: E402
-from harness.methods.budget_forcing import BudgetForcing  # noqa: E402
-from harness.runner import Sweep, run_sweep, warm_up_grading  # noqa: E402
-from harness.store import ResultStore  # noqa: E402
-from harness.tasks import get_task  # noqa: E402
-from harness.toy import MODEL_DIR  # noqa: E402
+from budgetbench.engines.openai import OpenAIServerEngine  # noqa: E402
+from budgetbench.formats import detect_format  # noqa: E402
+from budgetbench.methods.base import MethodConfig  # noqa: E402
+from budgetbench.methods.budget_forcing import BudgetForcing  # noqa: E402
+from budgetbench.run.sweep import Sweep, run_sweep, warm_up_grading  # noqa: E402
+from budgetbench.results.store import ResultStore  # noqa: E402
+from budgetbench.tasks.task import get_task  # noqa: E402
+from budgetbench.toy import MODEL_DIR  # noqa: E402
 
 
 class TimedStore(ResultStore):

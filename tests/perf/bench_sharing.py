@@ -21,13 +21,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from harness.engines import make_engine  # noqa: E402
-from harness.formats import detect_format  # noqa: E402
-from harness.methods.base import MethodConfig  # noqa: E402
-from harness.methods.budget_forcing import BudgetForcing  # noqa: E402
-from harness.runner import Sweep, run_sweep  # noqa: E402
-from harness.tasks import get_task  # noqa: E402
-from harness.types import GenRequest, SamplingParams  # noqa: E402
+from budgetbench.engines import make_engine  # noqa: E402
+from budgetbench.formats import detect_format  # noqa: E402
+from budgetbench.methods.base import MethodConfig  # noqa: E402
+from budgetbench.methods.budget_forcing import BudgetForcing  # noqa: E402
+from budgetbench.run.sweep import Sweep, run_sweep  # noqa: E402
+from budgetbench.tasks.task import get_task  # noqa: E402
+from budgetbench.types import GenRequest, SamplingParams  # noqa: E402
 
 
 class _Records:
@@ -77,7 +77,7 @@ def main() -> None:
 
     model = args.model
     if model is None:
-        from harness.tiny import build_tiny_model
+        from budgetbench.testing.tiny import build_tiny_model
 
         model = str(build_tiny_model(Path(tempfile.mkdtemp()) / "tiny", "think", boost=0.0))  # never ends thinking
     engine = make_engine(args.engine, model, batch_size=64)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from harness import pipeline
-from harness.engines.scripted import EOS, CharTokenizer, ScriptedEngine
-from harness.formats import S1, THINK_TAGS, ThinkingFormat
-from harness.methods.base import MethodConfig, Trace
-from harness.methods.budget_forcing import BudgetForcing, split_at_stop
-from harness.pipeline import Job
-from harness.types import Problem
+from budgetbench.run import pipeline
+from budgetbench.testing.scripted import EOS, CharTokenizer, ScriptedEngine
+from budgetbench.formats import S1, THINK_TAGS, ThinkingFormat
+from budgetbench.methods.base import MethodConfig, Trace
+from budgetbench.methods.budget_forcing import BudgetForcing, split_at_stop
+from budgetbench.run.pipeline import Job
+from budgetbench.types import Problem
 
 PROBLEM = Problem("p1", "What is 6*7?", "42")
 
 
 def drive(method, engine, traces: list[Trace]) -> list[Trace]:
-    """The pipeline without grading or storage (harness.pipeline.drive)."""
+    """The pipeline without grading or storage (budgetbench.run.pipeline.drive)."""
     pipeline.drive(engine, [Job(method, t) for t in traces])
     return traces
 

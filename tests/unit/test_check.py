@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from harness.check import _p_drop
-from harness.cli import cli
+from budgetbench.analysis.regression import _p_drop
+from budgetbench.cli import cli
 
 
 def write_run(path, accuracy_by_budget: dict[int, float], tokens_scale: float = 1.0, n: int = 200):

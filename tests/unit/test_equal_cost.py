@@ -12,8 +12,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from harness.equal_cost import equal_cost_table
-from harness.problems import load_samples
+from budgetbench.analysis.equal_cost import equal_cost_table
+from budgetbench.analysis.problems import load_samples
 
 from tests.unit.analysis_fixtures import record, write_results
 

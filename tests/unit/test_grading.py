@@ -1,4 +1,4 @@
-"""Unit tests for harness.grading: extraction, kinds, time bounds and hostile input."""
+"""Unit tests for budgetbench.grading: extraction, kinds, time bounds and hostile input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.grading import (
+from budgetbench.grading import (
     Grade,
     extract_answer,
     extract_boxed,
@@ -239,8 +239,8 @@ def test_no_string_evaluation_with_model_text(monkeypatch: pytest.MonkeyPatch, t
     import sympy
     import sympy.parsing.sympy_parser as sympy_parser
 
-    from harness.grading.grade import grade_unbounded
-    from harness.grading.mvsafe import guarded
+    from budgetbench.grading.grade import grade_unbounded
+    from budgetbench.grading.mvsafe import guarded
 
     answers = [r"\frac{1}{2}", "x^2+1", r"\{1,2\}", "(1, 2]", "3.5", "1,000", r"\text{east}"]
     answers += ["y = 2x + 3"]
@@ -280,7 +280,7 @@ def test_guards_are_scoped() -> None:
     """The in-process guards restore sympy afterwards (other code may need parse_expr)."""
     import sympy.parsing.sympy_parser as sympy_parser
 
-    from harness.grading.mvsafe import guarded
+    from budgetbench.grading.mvsafe import guarded
 
     original = sympy_parser.parse_expr
     with guarded():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.grading import extract_boxed, extract_choice, math_equal
+from budgetbench.grading import extract_boxed, extract_choice, math_equal
 
 GRADING_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "grading"
 # math-verify 0.9.0 agrees with 330 of the 339 labels; budgetbench must do at least as well.

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UserError
-from harness.lm_eval_tasks import INCLUDE_ENV, LmEvalTaskRef, parse_ref
-from harness.toy import make_problems
+from budgetbench.errors import UserError
+from budgetbench.interop.lm_eval_tasks import INCLUDE_ENV, LmEvalTaskRef, parse_ref
+from budgetbench.toy import make_problems
 
 TASK_YAML = """\
 task: {name}
@@ -80,7 +80,7 @@ def lm_eval_installed():
 
 
 def test_local_task_loads_prompts_targets_and_grades_with_its_metric(lm_eval_installed, tmp_path):
-    from harness.tasks import get_task
+    from budgetbench.tasks.task import get_task
 
     folder = write_local_task(tmp_path / "tasks")
     task = get_task(f"lm_eval:bb_toy_sum@{folder}")
@@ -98,7 +98,7 @@ def test_local_task_loads_prompts_targets_and_grades_with_its_metric(lm_eval_ins
 
 
 def test_grader_option_uses_budgetbench_grading(lm_eval_installed, tmp_path, monkeypatch):
-    from harness.tasks import get_task
+    from budgetbench.tasks.task import get_task
 
     folder = write_local_task(tmp_path / "tasks")
     monkeypatch.setenv(INCLUDE_ENV, str(folder))
@@ -107,7 +107,7 @@ def test_grader_option_uses_budgetbench_grading(lm_eval_installed, tmp_path, mon
 
 
 def test_non_generative_and_unknown_tasks_are_refused(lm_eval_installed, tmp_path):
-    from harness.tasks import get_task
+    from budgetbench.tasks.task import get_task
 
     folder = write_local_task(tmp_path / "tasks", name="bb_choice", output_type="multiple_choice")
     with pytest.raises(UserError, match="generate_until tasks only"):
@@ -116,7 +116,7 @@ def test_non_generative_and_unknown_tasks_are_refused(lm_eval_installed, tmp_pat
 
 # -- the lm-eval model's helpers ---------------------------------------------------------------
 def test_gen_kwargs_map_to_method_settings(lm_eval_installed):
-    from harness.lm_eval_model import GenSettings
+    from budgetbench.interop.lm_eval_model import GenSettings
 
     s = GenSettings.from_gen_kwargs({"method": "budget_forcing", "budget": 2048, "waits": 1, "wait_string": "Wait",
                                      "until": ["Question:"], "max_gen_toks": 256, "do_sample": False})
@@ -129,15 +129,15 @@ def test_gen_kwargs_map_to_method_settings(lm_eval_installed):
 
 
 def test_until_cuts_the_answer_after_its_leading_whitespace(lm_eval_installed):
-    from harness.lm_eval_model import cut_at_until
+    from budgetbench.interop.lm_eval_model import cut_at_until
 
     assert cut_at_until("\n\n\\boxed{3}\n\nQuestion: next", ["\n\n", "Question:"]) == "\n\n\\boxed{3}"
     assert cut_at_until("\n\n42", []) == "\n\n42"
 
 
 def test_rendered_context_detection(lm_eval_installed):
-    from harness.formats import THINK_TAGS
-    from harness.lm_eval_model import is_rendered
+    from budgetbench.formats import THINK_TAGS
+    from budgetbench.interop.lm_eval_model import is_rendered
 
     suffix = "<|end|>\n<|assistant|>\n<think>\n"
     assert is_rendered("<|user|>\nAdd: a=1<|end|>\n<|assistant|>\n<think>\n", suffix, THINK_TAGS)

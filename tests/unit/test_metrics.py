@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from harness import metrics as M
+from budgetbench.analysis import metrics as M
 
 
 # --------------------------------------------------------------------------- budgets and caps

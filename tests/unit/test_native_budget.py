@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness.engines.base import EngineError
-from harness.engines.scripted import EOS, CharTokenizer, ScriptedEngine
-from harness.formats import THINK_TAGS
-from harness.methods.base import MethodConfig
-from harness.methods.budget_forcing import BudgetForcing
-from harness.types import Completion, GenRequest, GenResult
+from budgetbench.engines.base import EngineError
+from budgetbench.testing.scripted import EOS, CharTokenizer, ScriptedEngine
+from budgetbench.formats import THINK_TAGS
+from budgetbench.methods.base import MethodConfig
+from budgetbench.methods.budget_forcing import BudgetForcing
+from budgetbench.types import Completion, GenRequest, GenResult
 from tests.unit.test_budget_forcing import PROBLEM, drive
 
 

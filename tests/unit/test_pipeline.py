@@ -10,15 +10,15 @@ import time
 
 import pytest
 
-from harness.engines.base import RoundAdapter
-from harness.engines.scripted import EOS, CharTokenizer, OutOfOrderEngine, ScriptedEngine
-from harness.formats import THINK_TAGS
-from harness.methods.base import MethodConfig
-from harness.methods.budget_forcing import BudgetForcing
-from harness.pipeline import Job, Pipeline
-from harness.runner import Sweep, run_sweep
-from harness.tasks import Task
-from harness.types import Problem
+from budgetbench.engines.base import RoundAdapter
+from budgetbench.testing.scripted import EOS, CharTokenizer, OutOfOrderEngine, ScriptedEngine
+from budgetbench.formats import THINK_TAGS
+from budgetbench.methods.base import MethodConfig
+from budgetbench.methods.budget_forcing import BudgetForcing
+from budgetbench.run.pipeline import Job, Pipeline
+from budgetbench.run.sweep import Sweep, run_sweep
+from budgetbench.tasks.task import Task
+from budgetbench.types import Problem
 
 TASK = Task("t", "test", 8, "integer", "", "", lambda d: [])
 PROBLEMS = [Problem(f"p{i}", f"question {i}", "42") for i in range(8)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from harness.problems import (
+from budgetbench.analysis.problems import (
     load_samples, overthinking_pair, overthinking_table, problem_frame, problem_row, problem_view,
 )
 

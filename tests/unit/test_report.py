@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from harness import report as R
-from harness.cli.report import report
-from harness.metrics import method_metrics
+from budgetbench.report import writers as R
+from budgetbench.cli.report import report
+from budgetbench.analysis.metrics import method_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER = ROOT / "results" / "paper"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness.engines.scripted import EOS, CharTokenizer, ScriptedEngine
-from harness.formats import THINK_TAGS
-from harness.methods.base import MethodConfig, load_method_class
-from harness.methods.conditional import count_steps
-from harness.types import Problem
-from harness.voting import GOLD, maj_at_k, majority_correct, pass_at_k, vote_key
+from budgetbench.testing.scripted import EOS, CharTokenizer, ScriptedEngine
+from budgetbench.formats import THINK_TAGS
+from budgetbench.methods.base import MethodConfig, load_method_class
+from budgetbench.methods.conditional import count_steps
+from budgetbench.types import Problem
+from budgetbench.analysis.votes import GOLD, maj_at_k, majority_correct, pass_at_k, vote_key
 from tests.unit.test_budget_forcing import drive, thinking_part
 
 PROBLEM = Problem("p1", "What is 6*7?", "42")
@@ -160,7 +160,7 @@ def test_pass_at_k_unbiased():
 def test_vote_runs_counts_an_ungraded_sample_as_not_correct():
     import pandas as pd
 
-    from harness.voting import vote_runs
+    from budgetbench.analysis.votes import vote_runs
 
     records = pd.DataFrame({
         "task": "t", "model": "m", "method": "majority_vote", "budget": 2, "waits": 0,

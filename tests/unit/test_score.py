@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from harness.cli import cli
+from budgetbench.cli import cli
 
 
 def test_score_regrades_and_reports_changes(tmp_path):

@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness.engines.base import EngineError
-from harness.engines.server import OpenAIServerEngine, normalize_base_url
-from harness.toy import MODEL_DIR
-from harness.types import GenRequest, SamplingParams
+from budgetbench.engines.base import EngineError
+from budgetbench.engines.openai import OpenAIServerEngine, normalize_base_url
+from budgetbench.toy import MODEL_DIR
+from budgetbench.types import GenRequest, SamplingParams
 from tests.conftest import free_port
 
 pytest.importorskip("requests")

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-import harness.session as session
-from harness.engines.scripted import EOS, CharTokenizer, ScriptedEngine
-from harness.errors import RunInterrupted, UserError
-from harness.session import RunConfig, execute
+import budgetbench.run.execute as session
+from budgetbench.testing.scripted import EOS, CharTokenizer, ScriptedEngine
+from budgetbench.errors import RunInterrupted, UserError
+from budgetbench.run.execute import RunConfig, execute
 from tests.conftest import DATA_DIR
 
 
@@ -101,8 +101,8 @@ def test_one_budget_written_two_ways_is_refused_before_anything_is_written(tmp_p
 def test_a_task_whose_ids_repeat_is_refused(tmp_path, scripted):
     plugin = tmp_path / "twice.py"
     plugin.write_text(
-        "from harness.tasks import Task\n"
-        "from harness.types import Problem\n"
+        "from budgetbench.tasks.task import Task\n"
+        "from budgetbench.types import Problem\n"
         "TASK = Task('twice', 'ids repeat', 3, 'integer', '', '', lambda d: "
         "[Problem('a', 'q1', '1'), Problem('b', 'q2', '2'), Problem('a', 'q3', '3')])\n")
     with pytest.raises(UserError, match="two problems with id 'a'"):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness.engines.scripted import CharTokenizer, ScriptedEngine
-from harness.formats import THINK_TAGS
-from harness.methods.base import MethodConfig
-from harness.methods.budget_forcing import BudgetForcing
-from harness.runner import Sweep, run_sweep
-from harness.tasks import Task
-from harness.types import Problem
+from budgetbench.testing.scripted import CharTokenizer, ScriptedEngine
+from budgetbench.formats import THINK_TAGS
+from budgetbench.methods.base import MethodConfig
+from budgetbench.methods.budget_forcing import BudgetForcing
+from budgetbench.run.sweep import Sweep, run_sweep
+from budgetbench.tasks.task import Task
+from budgetbench.types import Problem
 from tests.unit.test_pipeline import ListStore, policy  # policy: continues its own output the same way
 
 TASK = Task("t", "test", 6, "integer", "", "", lambda d: [])

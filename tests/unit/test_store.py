@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from harness.errors import UserError
-from harness.store import ResultStore, merge_sweep, read_records
+from budgetbench.errors import UserError
+from budgetbench.results.store import ResultStore, merge_sweep, read_records
 
 SPEC = {"model": "m", "task": "t", "method": "budget_forcing", "budgets": [8], "waits": [0], "samples": 1,
         "limit": None, "seed": 0}

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from harness.cli.report import report
-from harness.problems import ALL, MISSING, load_samples, problem_frame, strata_order, stratum_value
-from harness.strata import AdvisorConfig, advisor_tables, reading, strata_curves
+from budgetbench.cli.report import report
+from budgetbench.analysis.problems import ALL, MISSING, load_samples, problem_frame, strata_order, stratum_value
+from budgetbench.analysis.strata import AdvisorConfig, advisor_tables, reading, strata_curves
 
 from tests.unit.analysis_fixtures import record, write_results
 

@@ -1,4 +1,4 @@
-"""The toy task (harness.toy, tasks/toy_sum.py) and the shipped toy model directory."""
+"""The toy task (budgetbench.toy, tasks/toy_sum.py) and the shipped toy model directory."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import toy
-from harness.tasks import get_task
+from budgetbench import toy
+from budgetbench.tasks.task import get_task
 
 REPO = Path(__file__).resolve().parents[2]
 

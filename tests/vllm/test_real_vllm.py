@@ -34,7 +34,7 @@ os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
-    from harness.tiny import build_tiny_model
+    from budgetbench.testing.tiny import build_tiny_model
 
     root = tmp_path_factory.mktemp("vllm-models")
     return {fmt: build_tiny_model(root / fmt, fmt, heads=2) for fmt in ("think", "think-split")}
@@ -147,7 +147,7 @@ def test_kill_9_in_the_middle_of_a_vllm_run_then_resume(models, tmp_path):
     the whole equals the hf engine's uninterrupted run."""
     args = dict(budgets="8,16,32,64,128", waits="0,1,2", limit=60)
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "harness", *run_args(models["think-split"], out, "--engine", "vllm", *VLLM_FLAGS,
+    cmd = [sys.executable, "-m", "budgetbench", *run_args(models["think-split"], out, "--engine", "vllm", *VLLM_FLAGS,
                                                        **args)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     samples, total = out / "samples.jsonl", 60 * 5 * 3

@@ -14,7 +14,7 @@ vllm = pytest.importorskip("vllm", reason="vllm is not installed (pip install 'b
 
 from vllm import LLM  # noqa: E402
 
-from harness.engines.vllm import VLLMEngine, parse_engine_args  # noqa: E402
+from budgetbench.engines.vllm import VLLMEngine, parse_engine_args  # noqa: E402
 
 pytestmark = pytest.mark.vllm
 

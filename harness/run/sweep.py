@@ -1,6 +1,6 @@
 """The runner: expands a sweep into traces, drives them through the pipeline, writes records.
 
-Traces start problem by problem (``plan`` is problem-major) and go through ``harness.pipeline``:
+Traces start problem by problem (``plan`` is problem-major) and go through ``budgetbench.run.pipeline``:
 each advances as soon as its own request returns, so the engine's batch stays full. A finished
 trace is handed to the ``RecordWriter``, a thread that grades and appends records while
 generation goes on (the grading pool is started before the first request). Each record is
@@ -17,13 +17,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from harness.engines.base import Engine
-from harness.grading import grade_many
-from harness.methods.base import Budget, Method, Trace, run_key, sample_seed
-from harness.pipeline import Job, Pipeline, jobs_by_problem
-from harness.store import ResultStore
-from harness.tasks import Task
-from harness.types import Problem
+from budgetbench.engines.base import Engine
+from budgetbench.grading import grade_many
+from budgetbench.methods.base import Budget, Method, Trace, run_key, sample_seed
+from budgetbench.run.pipeline import Job, Pipeline, jobs_by_problem
+from budgetbench.results.store import ResultStore
+from budgetbench.tasks.task import Task
+from budgetbench.types import Problem
 
 WRITE_BATCH = 256  # records graded and written together at most
 
@@ -36,8 +36,8 @@ class Sweep:
     waits: tuple[int, ...] = (0,)
     samples: int = 1
     seed: int = 0
-    share: bool = True  # nested budgets share their thinking (harness.sharing); False: --no-share
-    chunk: bool = True  # followers leave at their caps, not when the leader ends (harness.pipeline)
+    share: bool = True  # nested budgets share their thinking (budgetbench.run.sharing); False: --no-share
+    chunk: bool = True  # followers leave at their caps, not when the leader ends (budgetbench.run.pipeline)
 
 
 @dataclass
@@ -193,7 +193,7 @@ def warm_up_grading(task: Task) -> None:
     if task.grader is None and task.answer_kind != "choice":
         import os
 
-        from harness.grading.pool import get_pool
+        from budgetbench.grading.pool import get_pool
 
         get_pool(os.cpu_count() or 2)
 

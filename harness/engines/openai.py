@@ -33,7 +33,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from harness.engines.base import (
+from budgetbench.engines.base import (
     CONTEXT_FULL,
     EngineError,
     EngineStats,
@@ -41,8 +41,8 @@ from harness.engines.base import (
     expand_rows,
     find_stop_string,
 )
-from harness.engines.tokenizer import HFTokenizer
-from harness.types import Completion, GenRequest, GenResult
+from budgetbench.engines.tokenizer import HFTokenizer
+from budgetbench.types import Completion, GenRequest, GenResult
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 CONNECT_TIMEOUT = 10.0
@@ -195,7 +195,7 @@ class OpenAIServerEngine:
             raise
         return [results[i] for i in range(len(requests))]
 
-    # -- continuous (harness.pipeline): worker threads, each completion back as it lands ------
+    # -- continuous (budgetbench.run.pipeline): worker threads, each completion back as it lands ------
     def submit(self, request: GenRequest, tag: Any) -> None:
         rows = expand_rows([request], self.max_model_len)
         self.stats.requests += len(rows)

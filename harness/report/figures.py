@@ -1,6 +1,6 @@
 """Figures of the difficulty-aware analysis: per-stratum small multiples and the equal-cost figure.
 
-Same conventions as ``harness.report``'s figures (matplotlib's Agg canvas, no pyplot; log2 x axis
+Same conventions as ``budgetbench.report.writers``'s figures (matplotlib's Agg canvas, no pyplot; log2 x axis
 labelled in plain numbers; a method keeps its colour; PNG + SVG written deterministically).
 """
 
@@ -13,9 +13,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from harness.metrics import budget_sort_key, method_label
-from harness.problems import GROUP_KEYS, strata_order
-from harness.report import FIG_DPI, LEGEND_WIDTH, _log2_axis, _save, _style, model_name
+from budgetbench.analysis.metrics import budget_sort_key, method_label
+from budgetbench.analysis.problems import GROUP_KEYS, strata_order
+from budgetbench.report.writers import FIG_DPI, LEGEND_WIDTH, _log2_axis, _save, _style, model_name
 
 GRID_PANEL = (3.0, 2.6)  # inches per small-multiple panel
 MAX_COLUMNS = 4

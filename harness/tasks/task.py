@@ -19,11 +19,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from harness.errors import DataError, UserError
-from harness.types import Problem
+from budgetbench.errors import DataError, UserError
+from budgetbench.types import Problem
 
 if TYPE_CHECKING:
-    from harness.grading import Grade
+    from budgetbench.grading import Grade
 
 DATA_DIR_ENV = "BUDGETBENCH_DATA_DIR"
 
@@ -42,13 +42,13 @@ class Task:
     name: str
     description: str
     size: int
-    answer_kind: str  # math | integer | choice  (see harness.grading.grade)
+    answer_kind: str  # math | integer | choice  (see budgetbench.grading.grade)
     hub_id: str
     local_path: str  # where the data lives under --data-dir
     load: Callable[[Path | None], list[Problem]]
     strata: tuple[str, ...] = field(default=())  # metadata fields worth grouping results by
     # Optional: grade (problem, answer text) pairs the task's own way instead of by answer_kind
-    # (lm-eval tasks use their metric). None: harness.grading.grade_many with answer_kind.
+    # (lm-eval tasks use their metric). None: budgetbench.grading.grade_many with answer_kind.
     grader: Callable[[Sequence[tuple[Problem, str]]], list[Grade]] | None = None
 
     def source(self, data_dir: Path | None) -> str:
@@ -68,8 +68,8 @@ def get_task(name: str) -> Task:
     """Resolve a task name, a ``module:attr`` reference or a path to a ``.py`` plugin file."""
     if name.endswith(".py"):
         return _task_from_file(Path(name))
-    if name.startswith("lm_eval:"):  # an lm-evaluation-harness task: see harness.lm_eval_tasks
-        from harness.lm_eval_tasks import make_task
+    if name.startswith("lm_eval:"):  # an lm-evaluation-harness task: see budgetbench.interop.lm_eval_tasks
+        from budgetbench.interop.lm_eval_tasks import make_task
 
         return make_task(name)
     ref = available_tasks().get(name, name if ":" in name else None)
@@ -85,7 +85,7 @@ def get_task(name: str) -> Task:
         module = importlib.import_module("tasks." + module_name.split(".", 1)[1])  # source checkout
     task = getattr(module, attr, None)
     if not isinstance(task, Task):
-        raise UserError(f"task '{name}': {ref} is not a harness.tasks.Task")
+        raise UserError(f"task '{name}': {ref} is not a budgetbench.tasks.task.Task")
     return task
 
 
@@ -98,7 +98,7 @@ def _task_from_file(path: Path) -> Task:
     spec.loader.exec_module(module)
     task = getattr(module, "TASK", None)
     if not isinstance(task, Task):
-        raise UserError(f"task file {path} must define TASK = harness.tasks.Task(...)")
+        raise UserError(f"task file {path} must define TASK = budgetbench.tasks.task.Task(...)")
     return task
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from harness.methods.base import Trace
-from harness.types import Completion, GenRequest, GenResult
+from budgetbench.methods.base import Trace
+from budgetbench.types import Completion, GenRequest, GenResult
 
 
 def families(traces: Sequence[Trace]) -> tuple[list[Trace], dict[int, list[Trace]]]:

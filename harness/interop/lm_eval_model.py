@@ -1,6 +1,6 @@
 """budgetbench's methods as an lm-evaluation-harness model, registered as ``budgetbench``.
 
-    python -m harness.lm_eval_cli --model budgetbench --model_args pretrained=DIR,engine=hf \\
+    python -m budgetbench.interop.lm_eval_cli --model budgetbench --model_args pretrained=DIR,engine=hf \\
         --tasks gsm8k --gen_kwargs method=budget_forcing,budget=2048,waits=1,wait_string=Wait
 
 lm-eval hands over one rendered context per request. How it becomes the model's prompt
@@ -32,11 +32,11 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from harness.errors import UserError
-from harness.formats import FORMATS, ThinkingFormat, detect_format
-from harness.methods.base import Budget, MethodConfig, Trace, load_method_class, sample_seed
-from harness.pipeline import Job, Pipeline
-from harness.types import Problem
+from budgetbench.errors import UserError
+from budgetbench.formats import FORMATS, ThinkingFormat, detect_format
+from budgetbench.methods.base import Budget, MethodConfig, Trace, load_method_class, sample_seed
+from budgetbench.run.pipeline import Job, Pipeline
+from budgetbench.types import Problem
 
 try:
     from lm_eval.api.model import LM
@@ -228,7 +228,7 @@ class BudgetBenchLM(LM):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
-        from harness.engines import make_engine
+        from budgetbench.engines import make_engine
 
         self.config = ModelConfig.from_args(kwargs)
         try:
@@ -341,7 +341,7 @@ class BudgetBenchLM(LM):
         return jobs
 
     def _drive(self, jobs: list[_Job], disable_tqdm: bool) -> None:
-        """Every request through the pipeline (harness.pipeline), as bench run drives them."""
+        """Every request through the pipeline (budgetbench.run.pipeline), as bench run drives them."""
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), desc="budgetbench", disable=disable_tqdm)

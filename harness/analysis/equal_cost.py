@@ -2,12 +2,12 @@
 
 Every point is a (thinking tokens spent per problem, accuracy) pair on one x axis, **total thinking
 tokens per problem** = the sum over the k samples a point uses (k × the problem's mean per sample,
-averaged over problems, as ``harness.voting.vote_runs`` computes it):
+averaged over problems, as ``budgetbench.analysis.votes.vote_runs`` computes it):
 
 * **sequential**: budget forcing at budget B, one sample per problem (k = 1). With several samples
   per problem (``bench run --samples K``) its accuracy is the mean over samples (maj@1).
 * **parallel**: ``majority_vote`` without a per-sample cap, maj@k for the vote sizes k its spec
-  names (the uncapped samples of one set; ties split evenly, as ``harness.voting`` does).
+  names (the uncapped samples of one set; ties split evenly, as ``budgetbench.analysis.votes`` does).
 * **hybrid**: maj@k (k >= 2) over the budget-forcing samples at budget B, for k = the powers of two
   below the samples per problem and that number; and ``majority_vote --budget-per-sample B``.
 
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.metrics import normalize_budget
-from harness.problems import VOTE_METHOD, Samples, default_ks, sort_table, with_stratum
-from harness.voting import vote_runs
+from budgetbench.analysis.metrics import normalize_budget
+from budgetbench.analysis.problems import VOTE_METHOD, Samples, default_ks, sort_table, with_stratum
+from budgetbench.analysis.votes import vote_runs
 
 SEQUENTIAL_METHOD = "budget_forcing"
 FAMILIES = ("sequential", "parallel", "hybrid")

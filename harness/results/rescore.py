@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import UserError
-from harness.grading import grade_many
-from harness.store import SAMPLES_FILE, SPEC_FILE, ResultStore, read_records, write_atomic
-from harness.tasks import Task, get_task
+from budgetbench.errors import UserError
+from budgetbench.grading import grade_many
+from budgetbench.results.store import SAMPLES_FILE, SPEC_FILE, ResultStore, read_records, write_atomic
+from budgetbench.tasks.task import Task, get_task
 
 
 @dataclass(frozen=True)

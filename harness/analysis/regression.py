@@ -28,9 +28,9 @@ from typing import Any
 
 import pandas as pd
 
-from harness.metrics import method_metrics
-from harness.report import load_runs
-from harness.store import write_atomic
+from budgetbench.analysis.metrics import method_metrics
+from budgetbench.report.writers import load_runs
+from budgetbench.results.store import write_atomic
 
 
 @dataclass(frozen=True)

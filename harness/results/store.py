@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.errors import UserError
+from budgetbench.errors import UserError
 
 SPEC_FILE = "spec.json"
 SAMPLES_FILE = "samples.jsonl"

@@ -4,7 +4,7 @@ The budget is K, the number of samples. A sweep ``--budgets 1,2,4,8,16`` generat
 max(K) samples per problem (temperature 1 by default), each a plain generation or, with
 ``--budget-per-sample N``, budget forcing capped at N tokens (the hybrid of sequential and
 parallel scaling). maj@k, pass@k and coverage for every k are computed from that one set by
-``harness.voting`` at report time; records are ordinary per-sample records whose ``budget`` is
+``budgetbench.analysis.votes`` at report time; records are ordinary per-sample records whose ``budget`` is
 the per-sample cap (``none`` when uncapped), so adding a larger K later only generates the
 missing samples.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from harness.methods.base import Budget, Trace
-from harness.methods.budget_forcing import UNCAPPED, BudgetForcing, _positive_int
+from budgetbench.methods.base import Budget, Trace
+from budgetbench.methods.budget_forcing import UNCAPPED, BudgetForcing, _positive_int
 
 
 class MajorityVote(BudgetForcing):

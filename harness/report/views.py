@@ -2,9 +2,9 @@
 
 What is written into the report folder (FIELD = each ``--by`` field; names made file-safe):
 
-* ``problems.csv`` — the per-problem view (``harness.problems``); ``overthinking.csv/.md``.
-* ``equal_cost.csv/.md/.png/.svg`` — sequential vs parallel at equal cost (``harness.equal_cost``).
-* with ``--by FIELD``: ``by_FIELD.csv/.md/.png/.svg`` (per-stratum curves, ``harness.strata``),
+* ``problems.csv`` — the per-problem view (``budgetbench.analysis.problems``); ``overthinking.csv/.md``.
+* ``equal_cost.csv/.md/.png/.svg`` — sequential vs parallel at equal cost (``budgetbench.analysis.equal_cost``).
+* with ``--by FIELD``: ``by_FIELD.csv/.md/.png/.svg`` (per-stratum curves, ``budgetbench.analysis.strata``),
   ``advice_FIELD.csv/.md`` (advisor picks and budget schedules, with the generated reading),
   ``overthinking_by_FIELD.csv/.md`` and ``equal_cost_by_FIELD.csv/.md/.png/.svg``.
 """
@@ -19,17 +19,17 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from harness.analysis_plots import plot_equal_cost, plot_strata
-from harness.equal_cost import NOTE as EQUAL_COST_NOTE
-from harness.equal_cost import equal_cost_table
-from harness.errors import UserError
-from harness.metrics import method_label
-from harness.problems import (
+from budgetbench.report.figures import plot_equal_cost, plot_strata
+from budgetbench.analysis.equal_cost import NOTE as EQUAL_COST_NOTE
+from budgetbench.analysis.equal_cost import equal_cost_table
+from budgetbench.errors import UserError
+from budgetbench.analysis.metrics import method_label
+from budgetbench.analysis.problems import (
     GROUP_KEYS, OVERTHINKING_NOTE, Samples, check_fields, load_samples, overthinking_table, problem_frame,
     problem_view,
 )
-from harness.report import _num, _write_csv, format_table, model_name, to_markdown
-from harness.strata import AdvisorConfig, advisor_tables, reading, strata_curves
+from budgetbench.report.writers import _num, _write_csv, format_table, model_name, to_markdown
+from budgetbench.analysis.strata import AdvisorConfig, advisor_tables, reading, strata_curves
 
 Warn = Callable[[str], None]
 CURVES_NOTE = ("Cells: accuracy % (mean thinking tokens per problem; for majority vote, the K samples' total). "

@@ -12,8 +12,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Sequence
 
-from harness.engines.base import EngineStats, find_stop_string, stop_tail_tokens
-from harness.types import Completion, GenRequest, GenResult
+from budgetbench.engines.base import EngineStats, find_stop_string, stop_tail_tokens
+from budgetbench.types import Completion, GenRequest, GenResult
 
 EOS = "<eos>"
 

@@ -1,11 +1,11 @@
 """lm-eval's own command line with the ``budgetbench`` model registered.
 
 lm-eval 0.4.10-0.4.13 find models only in their own registry: its CLI cannot discover a model
-that lives in another package. This entry point imports the plugin (``harness.lm_eval_model``,
+that lives in another package. This entry point imports the plugin (``budgetbench.interop.lm_eval_model``,
 whose ``@register_model("budgetbench")`` runs on import) and hands over to lm-eval's CLI, so
 every lm-eval flag, output file and task works unchanged::
 
-    python -m harness.lm_eval_cli --model budgetbench --model_args pretrained=DIR \\
+    python -m budgetbench.interop.lm_eval_cli --model budgetbench --model_args pretrained=DIR \\
         --tasks gsm8k --gen_kwargs method=budget_forcing,budget=2048 --output_path out/
 
 lm-eval releases that read the ``lm_eval.models`` entry-point group find the model through
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import sys
 
-from harness.errors import UserError
+from budgetbench.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        import harness.lm_eval_model  # noqa: F401  (registers the "budgetbench" model)
+        import budgetbench.interop.lm_eval_model  # noqa: F401  (registers the "budgetbench" model)
         from lm_eval.__main__ import cli_evaluate
     except UserError as exc:
         sys.exit(f"error: {exc}")

@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import __version__
-from harness.engines import make_engine
-from harness.engines.base import Engine
-from harness.errors import RunInterrupted, UserError
-from harness.formats import FORMATS, detect_format, with_overrides
-from harness.methods.base import Budget, MethodConfig, load_method_class
-from harness.runner import RunStats, Sweep, run_sweep, warm_up_grading
-from harness.store import ResultStore
-from harness.tasks import get_task, resolve_data_dir
+from budgetbench import __version__
+from budgetbench.engines import make_engine
+from budgetbench.engines.base import Engine
+from budgetbench.errors import RunInterrupted, UserError
+from budgetbench.formats import FORMATS, detect_format, with_overrides
+from budgetbench.methods.base import Budget, MethodConfig, load_method_class
+from budgetbench.run.sweep import RunStats, Sweep, run_sweep, warm_up_grading
+from budgetbench.results.store import ResultStore
+from budgetbench.tasks.task import get_task, resolve_data_dir
 
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 METHOD_VERSION = 1  # bump when a method's semantics change: resumes across versions are refused
@@ -90,7 +90,7 @@ def execute(config: RunConfig) -> RunOutcome:
     try:
         method_cls = load_method_class(config.method)
     except KeyError:
-        from harness.methods.base import available_methods
+        from budgetbench.methods.base import available_methods
 
         raise UserError(f"unknown method '{config.method}': choose one of "
                         f"{', '.join(sorted(available_methods()))} (bench methods lists them)") from None

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import parse_qsl
 
-from harness.errors import DataError, UserError
-from harness.grading import Grade
-from harness.tasks import Task
-from harness.types import Problem
+from budgetbench.errors import DataError, UserError
+from budgetbench.grading import Grade
+from budgetbench.tasks.task import Task
+from budgetbench.types import Problem
 
 PREFIX = "lm_eval:"
 INCLUDE_ENV = "BUDGETBENCH_LM_EVAL_INCLUDE"

@@ -75,7 +75,7 @@ def vote_runs(records, ks) -> "pd.DataFrame":
     import numpy as np
     import pandas as pd
 
-    from harness.metrics import RUN_COLUMNS, bootstrap_interval
+    from budgetbench.analysis.metrics import RUN_COLUMNS, bootstrap_interval
 
     rows = []
     for (model, task, method), group in records.groupby(["model", "task", "method"], sort=False):

@@ -1,7 +1,7 @@
 """The pipeline: every trace advances the moment its own request returns; no round barrier.
 
 A *job* is a trace and the method that drives it, plus, under sharing, the followers that ride
-on its thinking (``harness.sharing``): a family advances as one unit. The pipeline asks each job
+on its thinking (``budgetbench.run.sharing``): a family advances as one unit. The pipeline asks each job
 for its next request, submits it to a continuous engine (``engines.base.continuous``), and when
 that request comes back hands the result to the method and submits the job's next request at
 once, while every other request keeps running. So a continuous-batching engine (vLLM's
@@ -31,10 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
-from harness.engines.base import continuous, find_stop_string, stop_tail_tokens
-from harness.methods.base import Trace
-from harness.sharing import families, shadow_step
-from harness.types import Completion, GenRequest, GenResult
+from budgetbench.engines.base import continuous, find_stop_string, stop_tail_tokens
+from budgetbench.methods.base import Trace
+from budgetbench.run.sharing import families, shadow_step
+from budgetbench.types import Completion, GenRequest, GenResult
 
 
 @dataclass(eq=False)

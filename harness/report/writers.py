@@ -6,7 +6,7 @@ run-level files: CSVs with one row per run and at least the columns RUN_LEVEL_RE
 A directory that is neither, but whose subdirectories are, stands for those subdirectories.
 
 Accuracy intervals: 95% percentile bootstrap over problems (2000 resamples, seed 0) for runs with
-samples, Wilson score for runs known by counts only (see ``harness.metrics``).
+samples, Wilson score for runs known by counts only (see ``budgetbench.analysis.metrics``).
 Figures use matplotlib's Agg canvas directly (no pyplot, no display); files are deterministic.
 """
 
@@ -21,9 +21,9 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from harness.errors import UserError
-from harness.voting import vote_runs
-from harness.metrics import (  # summarize_runs and method_metrics are re-exported for `bench run`
+from budgetbench.errors import UserError
+from budgetbench.analysis.votes import vote_runs
+from budgetbench.analysis.metrics import (  # summarize_runs and method_metrics are re-exported for `bench run`
     BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, RUN_COLUMNS, RUN_KEYS, a_max, budget_unit, method_label, method_metrics, method_rank,
     normalize_budget, sort_runs, summarize_runs, wilson_interval,
 )

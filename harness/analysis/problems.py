@@ -6,10 +6,10 @@ Vocabulary
 * The **problem frame** (:func:`problem_frame`) has one row per group × budget × problem:
   ``correct`` = samples graded correct (null counts as wrong), ``n`` = samples, ``tokens`` = their
   thinking tokens summed. For ``majority_vote`` results the budget is K (as in ``bench report``'s
-  runs table): ``correct`` is the expected correctness of one maj@K vote (``harness.voting``),
+  runs table): ``correct`` is the expected correctness of one maj@K vote (``budgetbench.analysis.votes``),
   ``n`` = 1 and ``tokens`` = K × the problem's mean thinking tokens per sample. Pooled accuracy of
   any set of rows is sum(correct)/sum(n) and mean thinking tokens sum(tokens)/sum(n), exactly as in
-  ``harness.metrics.summarize_runs`` and ``harness.voting.vote_runs``.
+  ``budgetbench.analysis.metrics.summarize_runs`` and ``budgetbench.analysis.votes.vote_runs``.
 * A **stratum** is one value of a per-problem ``metadata`` field (MATH500 ``level``, GPQA
   ``domain``, toy_sum ``terms``...). Numbers sort numerically, then text, then MISSING.
 * The **per-problem view** (:func:`problem_view`) says, per problem and group (majority_vote
@@ -30,10 +30,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from harness.errors import UserError
-from harness.metrics import budget_sort_key, method_rank, normalize_budget
-from harness.report import ResultsError, _classify, _spec, _unique, load_records
-from harness.voting import maj_at_k, problem_vote_keys
+from budgetbench.errors import UserError
+from budgetbench.analysis.metrics import budget_sort_key, method_rank, normalize_budget
+from budgetbench.report.writers import ResultsError, _classify, _spec, _unique, load_records
+from budgetbench.analysis.votes import maj_at_k, problem_vote_keys
 
 Warn = Callable[[str], None]
 GROUP_KEYS = ("model", "task", "method", "waits")
@@ -139,7 +139,7 @@ def _sample_rows(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def vote_keys(group: pd.DataFrame) -> list[str | None]:
-    """One problem's votes in sample order, clustered as ``harness.voting.vote_runs`` does."""
+    """One problem's votes in sample order, clustered as ``budgetbench.analysis.votes.vote_runs`` does."""
     extracted = group["extracted"] if "extracted" in group else [None] * len(group)
     return problem_vote_keys(extracted, group["ok"])
 

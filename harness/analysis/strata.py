@@ -1,11 +1,11 @@
 """Difficulty-aware analysis: accuracy curves per stratum, and which budget suits which stratum.
 
-Everything here starts from the problem frame of ``harness.problems`` (one row per group ×
+Everything here starts from the problem frame of ``budgetbench.analysis.problems`` (one row per group ×
 budget × problem) and a metadata field (``level``, ``subject``, ``domain``, ``terms``...).
 
 Per-stratum curves (:func:`strata_curves`): per group, stratum and budget, pooled accuracy
 sum(correct)/sum(n) with a 95% percentile bootstrap interval over problems
-(``harness.metrics.bootstrap_interval``: 2000 resamples, seed 0) and mean thinking tokens.
+(``budgetbench.analysis.metrics.bootstrap_interval``: 2000 resamples, seed 0) and mean thinking tokens.
 
 Budget advisor (:func:`advise`), the rule exactly
 -------------------------------------------------
@@ -32,10 +32,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from harness.metrics import (
+from budgetbench.analysis.metrics import (
     BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CI_LEVEL, bootstrap_interval, budget_sort_key, budget_unit,
 )
-from harness.problems import ALL, GROUP_KEYS, sort_table, strata_order, with_stratum
+from budgetbench.analysis.problems import ALL, GROUP_KEYS, sort_table, strata_order, with_stratum
 
 CURVE_COLUMNS = [*GROUP_KEYS, "field", "stratum", "budget", "n_problems", "n", "accuracy_pct",
                  "ci_low_pct", "ci_high_pct", "mean_thinking_tokens"]
