@@ -22,11 +22,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from budgetbench.analysis.metrics import normalize_budget
 from budgetbench.analysis.problems import VOTE_METHOD, Samples, default_ks, sort_table, with_stratum
+from budgetbench.analysis.stats import is_correct
 from budgetbench.analysis.votes import vote_runs
 
 SEQUENTIAL_METHOD = "budget_forcing"
@@ -43,7 +43,7 @@ NOTE = ("x = total thinking tokens per problem, summed over the k samples a poin
 
 def _votable(records: pd.DataFrame) -> pd.DataFrame:
     """Records as vote_runs reads them: verdicts as bools (null → wrong), budgets normalized."""
-    ok = [bool(v) if isinstance(v, (bool, np.bool_, int, np.integer)) else False for v in records["correct"]]
+    ok = [is_correct(v) for v in records["correct"]]
     return records.assign(correct=ok, budget=[normalize_budget(b) for b in records["budget"]],
                           waits=records["waits"].astype(int) if "waits" in records else 0,
                           problem_id=records["problem_id"].astype(str),

@@ -13,25 +13,19 @@ Vocabulary
 * Shares returned by the functions here are fractions in [0, 1]; tables (``summarize_runs``,
   ``method_metrics``) hold percentages in columns ending in ``_pct``.
 
-Accuracy intervals
-------------------
-95% **percentile bootstrap over problems** (:func:`bootstrap_interval`): problems are resampled with
-replacement (all samples of a drawn problem come along, since samples of one problem are
-correlated), 2000 resamples, a fixed seed (0) for every run, so the interval is deterministic and does
-not depend on the order of runs. Its weak spot: at 0% or 100% accuracy it collapses to a point.
-Runs known only by counts (run-level files such as ``results/paper``) get the **Wilson score**
-interval (:func:`wilson_interval`) instead; the ``ci_method`` column says which one a run has.
+Accuracy intervals, pass@k and the verdict rule (null counts as wrong) are ``analysis.stats``'.
 """
 
 from __future__ import annotations
 
 import math
 from itertools import combinations
-from statistics import NormalDist
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+
+from budgetbench.analysis.stats import bootstrap_interval, verdict_scores
 
 RUN_KEYS = ("model", "task", "method", "budget", "waits")  # waits: budget-forcing extensions
 TOKEN_METHODS = ("budget_forcing", "token_conditional", "token_conditional+bf", "rejection_sampling")
@@ -49,9 +43,6 @@ METHOD_LABELS = {  # the paper's names, in the paper's order (Table 3)
     "majority_vote": "MV",
     "none": "none",
 }
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 0
-CI_LEVEL = 0.95
 
 
 # --------------------------------------------------------------------------- budgets and caps
@@ -139,52 +130,6 @@ def sort_runs(df: pd.DataFrame, keys: Sequence[str] = RUN_KEYS) -> pd.DataFrame:
 
     order = sorted(range(len(df)), key=lambda i: key(df.iloc[i]))
     return df.iloc[order].reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------- intervals, pass@k
-def wilson_interval(correct: int, n: int, level: float = CI_LEVEL) -> tuple[float, float]:
-    """Wilson score interval for a proportion correct/n, as fractions; (nan, nan) when n == 0."""
-    if n <= 0:
-        return (math.nan, math.nan)
-    z = NormalDist().inv_cdf(0.5 + level / 2)
-    p = correct / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (0.0 if correct == 0 else max(0.0, centre - half), 1.0 if correct == n else min(1.0, centre + half))
-
-
-def bootstrap_interval(
-    correct: Sequence[float],
-    total: Sequence[float],
-    *,
-    level: float = CI_LEVEL,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-) -> tuple[float, float]:
-    """Percentile bootstrap over problems of pooled accuracy sum(correct)/sum(total), as fractions.
-
-    ``correct[i]`` and ``total[i]`` are the correct and all samples of problem i. Deterministic for
-    a given seed. (nan, nan) when there are no samples.
-    """
-    c = np.asarray(correct, dtype=float)
-    t = np.asarray(total, dtype=float)
-    if c.size == 0 or t.sum() <= 0:
-        return (math.nan, math.nan)
-    idx = np.random.default_rng(seed).integers(0, c.size, size=(resamples, c.size))
-    acc = c[idx].sum(axis=1) / t[idx].sum(axis=1)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(acc, [alpha, 1 - alpha])
-    return (float(lo), float(hi))
-
-
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k of Chen et al. (2021): 1 - C(n-c, k) / C(n, k), for n samples, c correct."""
-    if not 0 <= c <= n or not 1 <= k <= n:
-        raise ValueError(f"need 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
-    if n - c < k:
-        return 1.0
-    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
 # --------------------------------------------------------------------------- method metrics
@@ -293,7 +238,7 @@ def run_stats(samples: pd.DataFrame, method: str, budget: Any) -> dict[str, Any]
     bootstrap over problems (see the module docstring).
     """
     n = len(samples)
-    correct = samples["correct"].map(lambda v: bool(v) if isinstance(v, (bool, np.bool_, int)) else False)
+    correct = pd.Series(verdict_scores(samples["correct"]), index=samples.index)
     per_problem = pd.DataFrame({"p": samples["problem_id"].astype(str), "c": correct.astype(float)})
     per_problem = per_problem.groupby("p", sort=True)["c"].agg(["sum", "count"])
     lo, hi = bootstrap_interval(per_problem["sum"].to_numpy(), per_problem["count"].to_numpy())
@@ -304,7 +249,7 @@ def run_stats(samples: pd.DataFrame, method: str, budget: Any) -> dict[str, Any]
         "a_max": math.nan if cap is None else cap,
         "n": n,
         "n_problems": len(per_problem),
-        "correct": int(correct.sum()),
+        "correct": int(round(correct.sum())),
         "accuracy_pct": 100.0 * correct.sum() / n if n else math.nan,
         "ci_low_pct": 100.0 * lo,
         "ci_high_pct": 100.0 * hi,

@@ -33,6 +33,7 @@ import pandas as pd
 from budgetbench.errors import UserError
 from budgetbench.analysis.metrics import budget_sort_key, method_rank, normalize_budget
 from budgetbench.report.writers import ResultsError, _classify, _spec, _unique, load_records
+from budgetbench.analysis.stats import verdict_scores
 from budgetbench.analysis.votes import maj_at_k, problem_vote_keys
 
 Warn = Callable[[str], None]
@@ -96,16 +97,11 @@ def load_samples(paths: Sequence[str | Path], *, warn: Warn = _warn) -> Samples:
     return Samples(records, ks)
 
 
-def _correct(values: Iterable[Any]) -> np.ndarray:
-    """Verdicts as 0/1 floats: anything but a true bool (or 1) counts as wrong, as in run_stats."""
-    return np.array([float(bool(v)) if isinstance(v, (bool, np.bool_, int, np.integer)) else 0.0 for v in values])
-
-
 def _prepared(records: pd.DataFrame) -> pd.DataFrame:
     """Records with problem_id as text, ok (0/1), think (float) and metadata (dict) columns."""
     meta = records["metadata"] if "metadata" in records else pd.Series([None] * len(records), index=records.index)
     return records.assign(
-        problem_id=records["problem_id"].astype(str), ok=_correct(records["correct"]),
+        problem_id=records["problem_id"].astype(str), ok=verdict_scores(records["correct"]),
         think=pd.to_numeric(records["thinking_tokens"], errors="coerce").astype(float),
         metadata=[m if isinstance(m, dict) else {} for m in meta],
         waits=records["waits"].astype(int) if "waits" in records else 0,

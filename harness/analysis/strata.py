@@ -5,7 +5,7 @@ budget × problem) and a metadata field (``level``, ``subject``, ``domain``, ``t
 
 Per-stratum curves (:func:`strata_curves`): per group, stratum and budget, pooled accuracy
 sum(correct)/sum(n) with a 95% percentile bootstrap interval over problems
-(``budgetbench.analysis.metrics.bootstrap_interval``: 2000 resamples, seed 0) and mean thinking tokens.
+(``budgetbench.analysis.stats.bootstrap_interval``: 2000 resamples, seed 0) and mean thinking tokens.
 
 Budget advisor (:func:`advise`), the rule exactly
 -------------------------------------------------
@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from budgetbench.analysis.metrics import (
-    BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CI_LEVEL, bootstrap_interval, budget_sort_key, budget_unit,
+    budget_sort_key, budget_unit,
 )
+from budgetbench.analysis.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CI_LEVEL, bootstrap_interval
 from budgetbench.analysis.problems import ALL, GROUP_KEYS, sort_table, strata_order, with_stratum
 
 CURVE_COLUMNS = [*GROUP_KEYS, "field", "stratum", "budget", "n_problems", "n", "accuracy_pct",

@@ -57,16 +57,7 @@ def maj_at_k(keys: Sequence[str | None], k: int, seed: int = 0) -> float:
     return sum(majority_correct([keys[i] for i in s]) for s in subsets) / len(subsets)
 
 
-def pass_at_k(n: int, c: int, k: int) -> float:
-    """Unbiased pass@k: 1 - C(n-c, k) / C(n, k)  (Chen et al. 2021)."""
-    if not 1 <= k <= n:
-        raise ValueError(f"pass@{k} needs 1 <= k <= n={n}")
-    if n - c < k:
-        return 1.0
-    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
-
-
-def vote_runs(records, ks) -> "pd.DataFrame":
+def vote_runs(records, ks):  # -> pd.DataFrame (pandas is imported here: the vote counting needs none)
     """Runs (one per K) of a majority_vote results directory: maj@K accuracy, pass@K, and total
     thinking tokens per problem (K × the mean per sample) as the run's x value.
 
@@ -75,14 +66,15 @@ def vote_runs(records, ks) -> "pd.DataFrame":
     import numpy as np
     import pandas as pd
 
-    from budgetbench.analysis.metrics import RUN_COLUMNS, bootstrap_interval
+    from budgetbench.analysis.metrics import RUN_COLUMNS
+    from budgetbench.analysis.stats import bootstrap_interval, is_correct, pass_at_k
 
     rows = []
     for (model, task, method), group in records.groupby(["model", "task", "method"], sort=False):
         by_problem = []
         for pid, g in group.groupby(group["problem_id"].astype(str), sort=True):
             g = g.sort_values("sample")
-            correct = [bool(c) and c == c for c in g["correct"]]  # NaN (ungraded) is not correct
+            correct = [is_correct(c) for c in g["correct"]]
             extracted = g["extracted"] if "extracted" in g else [None] * len(g)
             keys = problem_vote_keys(extracted, correct)
             by_problem.append((keys, correct, g["thinking_tokens"].astype(float).to_numpy()))

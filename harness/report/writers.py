@@ -24,13 +24,15 @@ import pandas as pd
 from budgetbench.errors import UserError
 from budgetbench.analysis.votes import vote_runs
 from budgetbench.analysis.metrics import (  # summarize_runs and method_metrics are re-exported for `bench run`
-    BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, RUN_COLUMNS, RUN_KEYS, a_max, budget_unit, method_label, method_metrics, method_rank,
-    normalize_budget, sort_runs, summarize_runs, wilson_interval,
+    RUN_COLUMNS, RUN_KEYS, a_max, budget_unit, method_label, method_metrics, method_rank,
+    normalize_budget, sort_runs, summarize_runs,
 )
 
 Warn = Callable[[str], None]
 RUN_LEVEL_REQUIRED = ("model", "task", "method", "budget", "mean_thinking_tokens", "correct", "n")
 TEXT_FIELDS = ("thinking_text", "answer_text")
+from budgetbench.analysis.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, wilson_interval  # noqa: E402
+
 CI_NOTE = (f"Accuracy intervals: 95% percentile bootstrap over problems ({BOOTSTRAP_RESAMPLES} resamples, "
            f"seed {BOOTSTRAP_SEED}); Wilson score interval for runs known only by counts.")
 METHOD_NOTE = ("Control: share of runs with mean thinking tokens <= a_max (CCC: short < default < long). "

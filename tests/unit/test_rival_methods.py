@@ -9,7 +9,8 @@ from budgetbench.formats import THINK_TAGS
 from budgetbench.methods.base import MethodConfig, load_method_class
 from budgetbench.methods.conditional import count_steps
 from budgetbench.types import Problem
-from budgetbench.analysis.votes import GOLD, maj_at_k, majority_correct, pass_at_k, vote_key
+from budgetbench.analysis.stats import pass_at_k
+from budgetbench.analysis.votes import GOLD, maj_at_k, majority_correct, vote_key
 from tests.unit.test_budget_forcing import drive, thinking_part
 
 PROBLEM = Problem("p1", "What is 6*7?", "42")

@@ -1,0 +1,81 @@
+"""The statistics every table shares: the verdict rule, pass@k and accuracy intervals.
+
+Accuracy intervals: a 95% **percentile bootstrap over problems** (:func:`bootstrap_interval`):
+problems are resampled with replacement (all samples of a drawn problem come along, since samples
+of one problem are correlated), 2000 resamples, a fixed seed (0) for every run, so the interval is
+deterministic and does not depend on the order of runs. Its weak spot: at 0% or 100% accuracy it
+collapses to a point. Runs known only by counts (run-level files such as ``results/paper``) get
+the **Wilson score** interval (:func:`wilson_interval`); the ``ci_method`` column says which.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+CI_LEVEL = 0.95
+
+
+def is_correct(verdict: Any) -> bool:
+    """The verdict rule: a sample counts as correct only if its ``correct`` is true (a bool, or
+    the number 1). Null (ungraded, a grader timeout), NaN, false and anything else count as wrong."""
+    if isinstance(verdict, (bool, np.bool_)):
+        return bool(verdict)
+    if isinstance(verdict, (int, float, np.integer, np.floating)):
+        return verdict == 1
+    return False
+
+
+def verdict_scores(verdicts: Iterable[Any]) -> np.ndarray:
+    """Verdicts as 0.0/1.0 floats under :func:`is_correct`."""
+    return np.array([1.0 if is_correct(v) else 0.0 for v in verdicts], dtype=float)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k of Chen et al. (2021): 1 - C(n-c, k) / C(n, k), for n samples, c correct."""
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@{k} needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def wilson_interval(correct: int, n: int, level: float = CI_LEVEL) -> tuple[float, float]:
+    """Wilson score interval for a proportion correct/n, as fractions; (nan, nan) when n == 0."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p = correct / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (0.0 if correct == 0 else max(0.0, centre - half), 1.0 if correct == n else min(1.0, centre + half))
+
+
+def bootstrap_interval(
+    correct: Sequence[float],
+    total: Sequence[float],
+    *,
+    level: float = CI_LEVEL,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float]:
+    """Percentile bootstrap over problems of pooled accuracy sum(correct)/sum(total), as fractions.
+
+    ``correct[i]`` and ``total[i]`` are the correct and all samples of problem i. Deterministic for
+    a given seed. (nan, nan) when there are no samples.
+    """
+    c = np.asarray(correct, dtype=float)
+    t = np.asarray(total, dtype=float)
+    if c.size == 0 or t.sum() <= 0:
+        return (math.nan, math.nan)
+    idx = np.random.default_rng(seed).integers(0, c.size, size=(resamples, c.size))
+    acc = c[idx].sum(axis=1) / t[idx].sum(axis=1)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(acc, [alpha, 1 - alpha])
+    return (float(lo), float(hi))
