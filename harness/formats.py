@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from budgetbench.errors import UserError
+
 
 @dataclass(frozen=True)
 class ThinkingFormat:
@@ -76,3 +78,15 @@ def with_overrides(fmt: ThinkingFormat, **overrides: str | None) -> ThinkingForm
     if not changes:
         return fmt
     return replace(fmt, name=f"{fmt.name}+custom", **changes)
+
+
+def check_format_name(name: str, flag: str = "--thinking-format") -> None:
+    if name not in ("auto", *FORMATS):
+        raise UserError(f"unknown {flag} '{name}': use auto, {', '.join(FORMATS)}")
+
+
+def resolve_format(name: str, tokenizer: Any, overrides: dict[str, str | None] | None = None) -> ThinkingFormat:
+    """The format ``name`` (``auto``: detected from the tokenizer), with ``overrides`` applied."""
+    check_format_name(name)
+    fmt = FORMATS[name] if name != "auto" else detect_format(tokenizer.vocab(), tokenizer.chat_template)
+    return with_overrides(fmt, **(overrides or {}))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from budgetbench.tasks.task import Task, load_hub, read_jsonl, require_fields
+from budgetbench.tasks import Task, load_hub, read_jsonl, require_fields
 from budgetbench.types import Problem
 
 HUB_ID = "HuggingFaceH4/aime_2024"
@@ -32,5 +32,4 @@ TASK = Task(
     hub_id=HUB_ID,
     local_path="aime24.jsonl",
     load=load,
-    strata=("exam",),
 )

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from budgetbench.errors import DataError
-from budgetbench.tasks.task import Task, load_hub, require_fields
+from budgetbench.tasks import Task, load_hub, require_fields
 from budgetbench.types import Problem
 
 HUB_ID = "Idavidrein/gpqa"
@@ -61,5 +61,4 @@ TASK = Task(
     hub_id=HUB_ID,
     local_path="gpqa/dataset.zip",
     load=load,
-    strata=("domain", "subdomain"),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from budgetbench.tasks.task import Task
+from budgetbench.tasks import Task
 from budgetbench.toy import EVAL_SEED, EVAL_SIZE, make_problems
 from budgetbench.types import Problem
 
@@ -26,5 +26,4 @@ TASK = Task(
     hub_id="",
     local_path="",
     load=load,
-    strata=("terms",),
 )

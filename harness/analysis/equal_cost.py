@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from budgetbench.analysis.metrics import normalize_budget
+from budgetbench.budgets import normalize_budget
 from budgetbench.analysis.problems import VOTE_METHOD, Samples, default_ks, sort_table, with_stratum
 from budgetbench.analysis.stats import is_correct
 from budgetbench.analysis.votes import vote_runs

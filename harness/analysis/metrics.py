@@ -5,11 +5,10 @@ Pure functions on numbers, arrays and pandas DataFrames; no file I/O (see ``budg
 Vocabulary
 ----------
 * A **run** is one model × task × method × budget; its samples are the records of ``samples.jsonl``.
-* A method's budget becomes a token cap ``a_max`` (:func:`a_max`): the budget itself for token
-  methods (``budget_forcing``, ``token_conditional``, ``token_conditional+bf``,
-  ``rejection_sampling``, and unknown methods whose budget is a number), ``100 × steps`` for
-  ``step_conditional`` and ``step_conditional+bf``, and none for ``class_conditional``,
-  ``majority_vote`` and ``none``.
+* A method's budget becomes a token cap ``a_max`` (:func:`a_max`): budget × the method's
+  ``tokens_per_unit`` (1 for token methods, 100 per step for the step-conditional ones; none for
+  class_conditional, majority_vote and none). Methods' names, units and order come from the
+  catalogue (``budgetbench.methods.method_info``), which reads the method classes.
 * Shares returned by the functions here are fractions in [0, 1]; tables (``summarize_runs``,
   ``method_metrics``) hold percentages in columns ending in ``_pct``.
 
@@ -26,88 +25,45 @@ import numpy as np
 import pandas as pd
 
 from budgetbench.analysis.stats import bootstrap_interval, verdict_scores
+from budgetbench.budgets import normalize_budget, order_key
+from budgetbench.methods import catalogue, method_info
 
 RUN_KEYS = ("model", "task", "method", "budget", "waits")  # waits: budget-forcing extensions
-TOKEN_METHODS = ("budget_forcing", "token_conditional", "token_conditional+bf", "rejection_sampling")
-STEP_METHODS = ("step_conditional", "step_conditional+bf")
-TOKENS_PER_STEP = 100
-CLASS_ORDER = ("short", "none", "long")  # class_conditional budgets, shortest first
-METHOD_LABELS = {  # the paper's names, in the paper's order (Table 3)
-    "budget_forcing": "BF",
-    "token_conditional": "TCC",
-    "token_conditional+bf": "TCC+BF",
-    "step_conditional": "SCC",
-    "step_conditional+bf": "SCC+BF",
-    "class_conditional": "CCC",
-    "rejection_sampling": "RS",
-    "majority_vote": "MV",
-    "none": "none",
-}
 
 
-# --------------------------------------------------------------------------- budgets and caps
-def normalize_budget(value: Any) -> int | float | str:
-    """A budget as runs are keyed by: integral numbers (also "1024") → int, others → str; null → "none"."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "none"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return int(value) if float(value).is_integer() else float(value)
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text.lower() if text.lower() in CLASS_ORDER else text
-    return int(number) if number.is_integer() else number
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
+# --------------------------------------------------------------------------- methods and budgets
 def budget_unit(method: str) -> str:
-    """Unit of a method's budget: "tokens", "steps", "class", "samples" or "none"."""
-    if method in STEP_METHODS:
-        return "steps"
-    if method == "class_conditional":
-        return "class"
-    if method == "majority_vote":
-        return "samples"
-    if method == "none":
-        return "none"
-    return "tokens"
+    """Unit of a method's budget: "tokens", "steps", "class", "samples", "none" (the catalogue's)."""
+    return method_info(method).budget_unit
 
 
 def a_max(method: str, budget: Any) -> float | None:
     """Token cap of a run for Control/adherence/overshoot, or None where the method has none."""
-    budget = normalize_budget(budget)
-    if method in ("class_conditional", "majority_vote", "none") or not _is_number(budget):
-        return None
-    return float(budget) * (TOKENS_PER_STEP if method in STEP_METHODS else 1)
+    return method_info(method).a_max(normalize_budget(budget))
 
 
-def method_label(method: str) -> str:
-    """The paper's short name of a method (TCC, SCC+BF, ...), or the method itself."""
-    return METHOD_LABELS.get(method, method)
+def method_label(method: str, waits: int = 0) -> str:
+    """A method's short name in tables and legends (the paper's TCC, SCC+BF, ...), with
+    ``w=N`` for N budget-forcing extensions."""
+    return method_info(method).label + (f" w={int(waits)}" if int(waits) else "")
 
 
 def method_rank(method: str) -> int:
-    """Position of a method in tables: the paper's order, unknown methods last."""
-    order = list(METHOD_LABELS)
-    return order.index(method) if method in order else len(order)
+    """Position of a method in tables: the paper's order, other methods after."""
+    return method_info(method).rank
+
+
+def named_budget_order() -> tuple[str, ...]:
+    """The budgets that are words, in display order (short < none < long), from the catalogue."""
+    seen: dict[str, None] = {}
+    for info in catalogue():
+        seen.update(dict.fromkeys(info.named_budgets))
+    return tuple(seen)
 
 
 def budget_sort_key(budget: Any) -> tuple[int, float, str]:
-    """Numbers ascending, then short < none < long, then other strings alphabetically."""
-    budget = normalize_budget(budget)
-    if _is_number(budget):
-        return (0, float(budget), "")
-    if budget in CLASS_ORDER:
-        return (1, float(CLASS_ORDER.index(budget)), "")
-    return (2, 0.0, str(budget))
+    """Numbers ascending, then the methods' named budgets (short < none < long), then other text."""
+    return order_key(normalize_budget(budget), named_budget_order())
 
 
 def sort_runs(df: pd.DataFrame, keys: Sequence[str] = RUN_KEYS) -> pd.DataFrame:
@@ -297,13 +253,15 @@ def _weighted(values: pd.Series, weights: pd.Series) -> float:
     return float((values[ok] * weights[ok]).sum() / weights[ok].sum()) if ok.any() else math.nan
 
 
-def _default_run(runs: pd.DataFrame, group: pd.DataFrame) -> pd.Series | None:
-    """CCC's default point: its own budget "none" run, else the only run of method "none"."""
-    own = group[group["budget"] == "none"]
+def _default_run(runs: pd.DataFrame, group: pd.DataFrame, reference: str) -> pd.Series | None:
+    """CCC's default point: its own reference-budget run, else the only run of an uncontrolled
+    method (budget unit "none") on the same model and task."""
+    own = group[group["budget"] == reference]
     if len(own) == 1:
         return own.iloc[0]
     first = group.iloc[0]
-    plain = runs[(runs["model"] == first["model"]) & (runs["task"] == first["task"]) & (runs["method"] == "none")]
+    same = runs[(runs["model"] == first["model"]) & (runs["task"] == first["task"])]
+    plain = same[[budget_unit(m) == "none" for m in same["method"]]]
     return plain.iloc[0] if len(plain) == 1 else None
 
 
@@ -311,21 +269,25 @@ def method_metrics(runs: pd.DataFrame, *, x: str = "log2") -> pd.DataFrame:
     """Control, Scaling, Performance and |A| per model × task × method (paper §3.2), plus more.
 
     ``runs`` holds RUN_KEYS, ``mean_thinking_tokens``, ``correct`` and ``n`` (extra columns such as
-    ``adherence_pct`` are used when present). Accuracy f = 100·correct/n (exact). For
-    class_conditional the default run (budget "none") is the reference point, not a member of A.
+    ``adherence_pct`` are used when present). Accuracy f = 100·correct/n (exact). For a method
+    with a reference budget (class_conditional: "none", the default run) that run is the reference
+    point, not a member of A.
     adherence_pct / overshoot_pct pool the samples of all capped runs (n-weighted run values).
     """
     runs = runs.assign(budget=runs["budget"].map(normalize_budget))
     rows = []
     for (model, task, method), group in runs.groupby(["model", "task", "method"], sort=False):
-        default = _default_run(runs, group) if method == "class_conditional" else None
-        members = group[group["budget"] != "none"] if method == "class_conditional" else group
+        info = method_info(method)
+        reference = info.reference_budget
+        default = _default_run(runs, group, reference) if reference else None
+        members = group[group["budget"] != reference] if reference else group
         tokens = members["mean_thinking_tokens"].astype(float)
         acc = 100.0 * members["correct"].astype(float) / members["n"].astype(float)
-        if method == "class_conditional":
+        if reference:  # named budgets below the reference must think less, those above more
             by_class = dict(zip(members["budget"], tokens))
+            below, above = info.named_budgets[0], info.named_budgets[-1]
             flags = class_control_flags(
-                by_class.get("short"), by_class.get("long"),
+                by_class.get(below), by_class.get(above),
                 None if default is None else float(default["mean_thinking_tokens"]),
             )
             ctrl = float(np.mean(list(flags.values()))) if flags else math.nan

@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from budgetbench.errors import UserError
-from budgetbench.analysis.metrics import budget_sort_key, method_rank, normalize_budget
+from budgetbench.analysis.metrics import budget_sort_key, method_rank
+from budgetbench.budgets import as_value, is_number, normalize_budget, order_key
 from budgetbench.report.writers import ResultsError, _classify, _spec, _unique, load_records
 from budgetbench.analysis.stats import verdict_scores
 from budgetbench.analysis.votes import maj_at_k, problem_vote_keys
@@ -184,27 +185,13 @@ def check_fields(frame: pd.DataFrame, fields: Sequence[str]) -> None:
 
 
 def stratum_value(value: Any) -> int | float | str:
-    """A metadata value as a stratum: integral numbers (also "3") → int, other numbers → float,
-    null → MISSING, anything else → its text."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value)).lower()
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return int(value) if float(value).is_integer() else float(value)
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() and math.isfinite(number) else number
+    """A metadata value as a stratum (``budgets.as_value``): null -> MISSING."""
+    return as_value(value, MISSING)
 
 
 def stratum_sort_key(value: Any) -> tuple[int, float, str]:
     """Numbers ascending, then text alphabetically, then MISSING, then ALL."""
-    if _is_number(value):
-        return (0, float(value), "")
-    return {MISSING: (2, 0.0, ""), ALL: (3, 0.0, "")}.get(str(value), (1, 0.0, str(value)))
+    return order_key(value, last=(MISSING, ALL))
 
 
 def strata_order(values: Iterable[Any]) -> list[Any]:
@@ -222,7 +209,7 @@ def sort_table(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
             return budget_sort_key(value)
         if column == "stratum":
             return stratum_sort_key(value)
-        return (0, float(value), "") if _is_number(value) else (1, 0.0, str(value))
+        return (0, float(value), "") if is_number(value) else (1, 0.0, str(value))
 
     columns = [list(df[k]) for k in keys]
     order = sorted(range(len(df)), key=lambda i: tuple(part(k, col[i]) for k, col in zip(keys, columns)))
@@ -239,7 +226,7 @@ def with_stratum(frame: pd.DataFrame, field: str) -> pd.DataFrame:
 def overthinking_pair(budgets: Sequence[Any], majority: Sequence[bool]) -> tuple[Any, Any] | None:
     """The first (B, B') with the problem solved by majority at B and not at B', the smallest run
     budget >= 2B; None if there is none. Budgets must be sorted ascending; non-numbers are skipped."""
-    numeric = [(float(b), b, m) for b, m in zip(budgets, majority) if _is_number(b)]
+    numeric = [(float(b), b, m) for b, m in zip(budgets, majority) if is_number(b)]
     for i, (value, budget, solved) in enumerate(numeric):
         if not solved:
             continue
@@ -247,10 +234,6 @@ def overthinking_pair(budgets: Sequence[Any], majority: Sequence[bool]) -> tuple
         if later and not later[0][1]:
             return budget, later[0][0]
     return None
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def _first(budgets: Sequence[Any], flags: Sequence[bool]) -> tuple[Any, bool | None]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from budgetbench.methods.base import available_methods, load_method_class
-from budgetbench.tasks.task import available_tasks, get_task, resolve_data_dir
+from budgetbench.methods import catalogue
+from budgetbench.tasks import TASKS, get_task, resolve_data_dir
 
 
 @click.command("tasks")
@@ -14,7 +14,7 @@ def tasks(data_dir: str | None) -> None:
     """List the tasks with their size and data source."""
     root = resolve_data_dir(data_dir)
     rows = []
-    for name in sorted(available_tasks()):
+    for name in sorted(TASKS.available()):
         task = get_task(name)
         rows.append((task.name, str(task.size), task.answer_kind, task.source(root), task.description))
     _table(("task", "size", "grading", "source", "description"), rows)
@@ -24,10 +24,9 @@ def tasks(data_dir: str | None) -> None:
 def methods() -> None:
     """List the length-control methods with their budget unit."""
     rows = []
-    for name in sorted(available_methods()):
-        cls = load_method_class(name)
-        rows.append((name, cls.budget_unit, cls.description))
-    _table(("method", "budget unit", "description"), rows)
+    for info in catalogue():
+        rows.append((info.name, info.label, info.budget_unit, info.description))
+    _table(("method", "label", "budget unit", "description"), rows)
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

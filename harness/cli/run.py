@@ -10,7 +10,9 @@ import click
 from budgetbench.engines import ENGINE_OPTIONS, ENGINES, resolve_engine
 from budgetbench.errors import UserError
 from budgetbench.methods.base import MethodConfig
-from budgetbench.run.execute import RunConfig, execute, parse_csv_ints, split_budgets
+from budgetbench.budgets import parse_csv_ints, split_budgets
+from budgetbench.run.config import RunConfig
+from budgetbench.run.execute import execute
 
 
 def _unescape(value: str | None) -> str | None:

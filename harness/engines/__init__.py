@@ -57,7 +57,7 @@ def make_engine(name: str, model: str, **options: Any) -> Engine:
         elif name == "vllm":
             from budgetbench.engines.vllm import VLLMEngine as engine_cls
         else:
-            from budgetbench.engines.openai import OpenAIServerEngine as engine_cls
+            from budgetbench.engines.openai import OpenAIEngine as engine_cls
     except ImportError as exc:  # a broken install of the engine's packages
         raise MissingExtraError(exc.name or name, name) from exc
     return engine_cls(model, **options)

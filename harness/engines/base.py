@@ -55,18 +55,40 @@ class EngineStats:
 
 
 class Engine(Protocol):
+    """Everything the runner reads from an engine (:class:`EngineBase` has the defaults)."""
+
     name: str
     tokenizer: Tokenizer
     max_model_len: int | None
     stats: EngineStats
-    # Optional: ``exact_token_ids = False`` says the ids are the tokenizer's encoding of text the
-    # engine returned (a text-only server), so the pipeline does not split requests into chunks.
+    # False: the ids are the tokenizer's encoding of text the engine returned (a text-only
+    # server), so the pipeline does not split requests into chunks.
+    exact_token_ids: bool
+    supports_thinking_budget: bool  # takes GenRequest.thinking_budget (vLLM's thinking_token_budget)
 
     def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]: ...
 
-    def info(self) -> dict[str, Any]: ...
+    def info(self) -> dict[str, Any]:
+        """What the spec records about the engine (name, model, settings)."""
+        ...
+
+    def check_format(self, delimiters: Sequence[str]) -> None:
+        """Raise EngineError if the engine cannot carry these delimiters (a text-only server
+        and special tokens)."""
+        ...
 
 
+class EngineBase:
+    """Defaults for the optional parts of :class:`Engine`."""
+
+    exact_token_ids: bool = True
+    supports_thinking_budget: bool = False
+
+    def check_format(self, delimiters: Sequence[str]) -> None:
+        return None
+
+
+@runtime_checkable
 class ContinuousEngine(Protocol):
     """An engine that takes requests one at a time and hands back results as they finish."""
 
@@ -112,7 +134,7 @@ class RoundAdapter:
 
 def continuous(engine: Any) -> ContinuousEngine:
     """The engine itself if it batches continuously, else a RoundAdapter around it."""
-    if callable(getattr(engine, "submit", None)) and callable(getattr(engine, "collect", None)):
+    if isinstance(engine, ContinuousEngine):
         return engine
     return RoundAdapter(engine)
 

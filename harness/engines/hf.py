@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from budgetbench.engines.base import (
+    EngineBase,
     EngineError,
     EngineStats,
     MissingExtraError,
@@ -105,7 +106,7 @@ class _PerRowSampler(LogitsProcessor):
         return scores
 
 
-class HFEngine:
+class HFEngine(EngineBase):
     name = "hf"
 
     def __init__(

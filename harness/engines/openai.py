@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from budgetbench.engines.base import (
+    EngineBase,
     CONTEXT_FULL,
     EngineError,
     EngineStats,
@@ -69,7 +70,7 @@ class _Entry:
     left: int  # completions still in flight
 
 
-class OpenAIServerEngine:
+class OpenAIEngine(EngineBase):
     name = "openai"
 
     def __init__(

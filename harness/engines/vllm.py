@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from budgetbench.engines.base import (
+    EngineBase,
     CONTEXT_FULL,
     EngineError,
     EngineStats,
@@ -83,7 +84,7 @@ class _Entry:
     left: int  # completions still running
 
 
-class VLLMEngine:
+class VLLMEngine(EngineBase):
     name = "vllm"
 
     def __init__(

@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from budgetbench.errors import UserError
-from budgetbench.formats import FORMATS, ThinkingFormat, detect_format
-from budgetbench.methods.base import Budget, MethodConfig, Trace, load_method_class, sample_seed
+from budgetbench.budgets import Budget, parse_budgets
+from budgetbench.formats import ThinkingFormat, check_format_name, resolve_format
+from budgetbench.methods import load_method
+from budgetbench.methods.base import MethodConfig, Trace, sample_seed
 from budgetbench.run.pipeline import Job, Pipeline
 from budgetbench.types import Problem
 
@@ -89,8 +91,7 @@ class ModelConfig:
             raise UserError(f"prompt must be one of {', '.join(PROMPT_MODES)}, got '{self.prompt}'")
         if self.output not in OUTPUTS:
             raise UserError(f"output must be one of {', '.join(OUTPUTS)}, got '{self.output}'")
-        if self.thinking_format not in ("auto", *FORMATS):
-            raise UserError(f"thinking_format must be auto or one of {', '.join(FORMATS)}")
+        check_format_name(self.thinking_format, "thinking_format")
 
 
 @dataclass(frozen=True)
@@ -236,8 +237,7 @@ class BudgetBenchLM(LM):
         except TypeError as exc:
             raise UserError(f"budgetbench model: bad model_args for engine '{self.config.engine}': {exc}") from None
         tok = self.engine.tokenizer
-        self.fmt = FORMATS[self.config.thinking_format] if self.config.thinking_format != "auto" else detect_format(
-            tok.vocab(), tok.chat_template)
+        self.fmt = resolve_format(self.config.thinking_format, tok)
         self._suffix = generation_suffix(tok)
         self._methods: dict[tuple, Any] = {}
         self.records: list[dict[str, Any]] = []  # one per request of the last generate_until call
@@ -292,12 +292,8 @@ class BudgetBenchLM(LM):
     def _method(self, settings: GenSettings, verbatim: bool) -> Any:
         key = (settings.method, settings.method_config, verbatim)
         if key not in self._methods:
-            try:
-                cls = load_method_class(settings.method)
-            except KeyError:
-                raise UserError(f"budgetbench model: unknown method '{settings.method}' "
-                                "(bench methods lists them)") from None
-            if hasattr(cls, "runner_sweep"):
+            cls = load_method(settings.method)
+            if cls.votes:
                 raise UserError(f"method '{settings.method}' draws several samples per problem: use lm-eval's "
                                 "repeats and a majority-vote filter with method=none or budget_forcing instead")
             tok = VerbatimChat(self.engine.tokenizer) if verbatim else self.engine.tokenizer
@@ -305,17 +301,8 @@ class BudgetBenchLM(LM):
         return self._methods[key]
 
     def _budget(self, method: Any, settings: GenSettings) -> Budget:
-        text = settings.budget if settings.budget is not None else ("none" if method.name == "none" else None)
-        if text is None:
-            raise UserError(f"method '{method.name}' needs gen_kwargs budget=N ({method.budget_unit})")
-        try:
-            budget = method.parse_budget(str(text))
-        except ValueError as exc:
-            raise UserError(f"gen_kwargs budget: {exc}") from None
-        limit = self.engine.max_model_len
-        if limit and isinstance(budget, int) and method.budget_unit == "tokens" and budget >= limit:
-            raise UserError(f"budget {budget} does not fit the model's context of {limit} tokens")
-        return budget
+        texts = (str(settings.budget),) if settings.budget is not None else tuple(method.default_budgets)[:1]
+        return parse_budgets(method, texts, self.engine.max_model_len, flag="gen_kwargs budget")[0]
 
     def _verbatim(self, context: str) -> bool:
         if self.config.prompt != "auto":

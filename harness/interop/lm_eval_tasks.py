@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 
 from budgetbench.errors import DataError, UserError
 from budgetbench.grading import Grade
-from budgetbench.tasks.task import Task
+from budgetbench.tasks import Task
 from budgetbench.types import Problem
 
 PREFIX = "lm_eval:"

@@ -1,23 +1,23 @@
-"""The round-based method protocol, the per-sample trace, and the method registry.
+"""The method contract, the per-sample trace, and the settings methods share.
 
-A method never calls the engine. For each live trace the runner asks ``next_request`` (None =
-finished), sends the requests of every live trace in one engine call, and hands each result to
-``update``. That keeps batches full, makes resume natural (finished traces are on disk) and lets
-the runner mix budgets freely.
+A method never calls the engine. For each live trace the pipeline asks ``next_request`` (None =
+finished), submits it, and hands the result to ``update`` the moment it returns. That keeps the
+engine's batch full, makes resume natural (finished traces are on disk) and lets one run mix
+budgets freely.
+
+:class:`Method` lists everything budgetbench reads from a method: a plugin that implements exactly
+it runs. :class:`MethodBase` gives the optional parts their defaults.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from budgetbench.engines.base import Tokenizer
-from budgetbench.formats import ThinkingFormat
+from budgetbench.budgets import Budget
 from budgetbench.types import GenRequest, GenResult, Problem
 
-Budget = int | str
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,6 @@ class MethodConfig:
     """Settings shared by all methods (command-line flags)."""
 
     answer_tokens: int = 1024
-    waits: int = 0
     wait_string: str = "Wait"
     temperature: float | None = None  # None: the method's default (0, or 1 for sampling methods)
     top_p: float = 1.0
@@ -68,10 +67,6 @@ class Trace:
     rounds: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def key(self) -> tuple[str, str, int, int]:
-        return run_key(self.problem.id, self.budget, self.waits, self.sample)
-
     def context(self) -> tuple[int, ...]:
         return (*self.prompt_ids, *self.thinking_ids, *self.transition_ids, *self.answer_ids)
 
@@ -90,12 +85,30 @@ def sample_seed(seed: int, problem_id: str, sample: int) -> int:
     return zlib.crc32(f"{seed}:{problem_id}:{sample}".encode()) & 0x7FFFFFFF
 
 
+@runtime_checkable
 class Method(Protocol):
-    name: ClassVar[str]
-    budget_unit: ClassVar[str]  # tokens | steps | class | samples
-    description: ClassVar[str]
+    """What the runner, the CLI and the tables read from a method (class attributes, then the
+    instance that ``cls(tokenizer, fmt, config)`` makes)."""
+
+    name: ClassVar[str]  # the --method name
+    description: ClassVar[str]  # one line for `bench methods`
+    label: ClassVar[str]  # short name in tables and figures (the paper's BF, TCC, ...)
+    budget_unit: ClassVar[str]  # tokens | steps | class | samples | none
+    tokens_per_unit: ClassVar[float | None]  # token cap of one budget unit (Control); None: no cap
+    named_budgets: ClassVar[tuple[str, ...]]  # budgets that are words, in display order
+    reference_budget: ClassVar[str | None]  # a budget that is the reference point, not a member (CCC)
+    default_budgets: ClassVar[tuple[str, ...]]  # used when --budgets is not given; () = required
+    shares_prefixes: ClassVar[bool]  # one prompt for every budget: nested budgets share thinking
+    votes: ClassVar[bool]  # records are samples of a vote: the budget is K (reports count maj@K)
+    native_budget: ClassVar[bool]  # can cap through the engine's thinking_token_budget
+    temperature: float  # the temperature in effect (recorded in the spec)
 
     def parse_budget(self, text: str) -> Budget: ...
+
+    def sweep(self, budgets: tuple[Budget, ...], samples: int) -> tuple[tuple[Budget, ...], int]:
+        """(budgets, samples per budget) the runner generates for the user's budgets and --samples;
+        raises ValueError for a combination the method does not take."""
+        ...
 
     def start(self, problem: Problem, budget: Budget, waits: int, sample: int, seed: int) -> Trace: ...
 
@@ -106,35 +119,18 @@ class Method(Protocol):
     def record_fields(self, trace: Trace) -> dict[str, Any]: ...
 
 
-MethodFactory = Callable[[Tokenizer, ThinkingFormat, MethodConfig], Method]
+class MethodBase:
+    """Defaults for the optional parts of :class:`Method` (subclass it, or define them all)."""
 
-_BUILTIN: dict[str, str] = {
-    "budget_forcing": "budgetbench.methods.budget_forcing:BudgetForcing",
-    "none": "budgetbench.methods.budget_forcing:NoControl",
-    "token_conditional": "budgetbench.methods.conditional:TokenConditional",
-    "token_conditional+bf": "budgetbench.methods.conditional:TokenConditionalBF",
-    "step_conditional": "budgetbench.methods.conditional:StepConditional",
-    "step_conditional+bf": "budgetbench.methods.conditional:StepConditionalBF",
-    "class_conditional": "budgetbench.methods.conditional:ClassConditional",
-    "rejection_sampling": "budgetbench.methods.rejection:RejectionSampling",
-    "majority_vote": "budgetbench.methods.majority_vote:MajorityVote",
-}
+    label: ClassVar[str] = ""  # "": the name
+    budget_unit: ClassVar[str] = "tokens"
+    tokens_per_unit: ClassVar[float | None] = 1.0
+    named_budgets: ClassVar[tuple[str, ...]] = ()
+    reference_budget: ClassVar[str | None] = None
+    default_budgets: ClassVar[tuple[str, ...]] = ()
+    shares_prefixes: ClassVar[bool] = False
+    votes: ClassVar[bool] = False
+    native_budget: ClassVar[bool] = False
 
-
-def available_methods() -> dict[str, str]:
-    """Method name -> 'module:attribute', built-ins first, then the ``budgetbench.methods``
-    entry-point group (how a third party adds a method without editing the harness)."""
-    found = dict(_BUILTIN)
-    for ep in entry_points(group="budgetbench.methods"):
-        found.setdefault(ep.name, ep.value)
-    return found
-
-
-def load_method_class(name: str) -> type:
-    import importlib
-
-    methods = available_methods()
-    if name not in methods:
-        raise KeyError(name)
-    module, _, attr = methods[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    def sweep(self, budgets: tuple[Budget, ...], samples: int) -> tuple[tuple[Budget, ...], int]:
+        return budgets, samples

@@ -20,18 +20,21 @@ from typing import Any, ClassVar, Sequence
 
 from budgetbench.engines.base import EngineError, Tokenizer
 from budgetbench.formats import ThinkingFormat
-from budgetbench.methods.base import Budget, MethodConfig, Trace
+from budgetbench.budgets import Budget
+from budgetbench.methods.base import MethodBase, MethodConfig, Trace
 from budgetbench.types import Completion, GenRequest, GenResult, Problem, SamplingParams
 
 UNCAPPED = "none"
 
 
-class BudgetForcing:
+class BudgetForcing(MethodBase):
     name: ClassVar[str] = "budget_forcing"
+    label: ClassVar[str] = "BF"
     budget_unit: ClassVar[str] = "tokens"
     description: ClassVar[str] = "s1 budget forcing: cap thinking at N tokens; --waits extends it with 'Wait'"
     default_temperature: ClassVar[float] = 0.0
     shares_prefixes: ClassVar[bool] = True  # one prompt for every budget: see budgetbench.run.sharing
+    native_budget: ClassVar[bool] = True  # --native-thinking-budget
 
     def __init__(self, tokenizer: Tokenizer, fmt: ThinkingFormat, config: MethodConfig):
         self.tok, self.fmt, self.config = tokenizer, fmt, config
@@ -235,7 +238,12 @@ class NoControl(BudgetForcing):
     """Plain generation: thinking runs until the model stops or the context ends."""
 
     name: ClassVar[str] = "none"
-    budget_unit: ClassVar[str] = "tokens"
+    label: ClassVar[str] = "none"
+    budget_unit: ClassVar[str] = "none"
+    tokens_per_unit: ClassVar[float | None] = None
+    named_budgets: ClassVar[tuple[str, ...]] = (UNCAPPED,)
+    default_budgets: ClassVar[tuple[str, ...]] = (UNCAPPED,)
+    native_budget: ClassVar[bool] = False
     description: ClassVar[str] = "no control: the model thinks until it stops (baseline)"
 
     def parse_budget(self, text: str) -> Budget:

@@ -18,7 +18,8 @@ import re
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from budgetbench.methods.base import Budget, Trace
+from budgetbench.budgets import Budget
+from budgetbench.methods.base import Trace
 from budgetbench.methods.budget_forcing import BudgetForcing, _positive_int
 from budgetbench.types import Completion, GenRequest, Problem
 
@@ -40,6 +41,8 @@ def with_instruction(question: str, instruction: str) -> str:
 class TokenConditional(BudgetForcing):
     shares_prefixes: ClassVar[bool] = False  # the prompt or the sampling differs per budget
     name: ClassVar[str] = "token_conditional"
+    label: ClassVar[str] = "TCC"
+    native_budget: ClassVar[bool] = False
     description: ClassVar[str] = "prompt 'Think for up to N tokens.' without enforcement"
 
     def user_message(self, problem: Problem, budget: Budget) -> str:
@@ -51,6 +54,7 @@ class TokenConditional(BudgetForcing):
 
 class TokenConditionalBF(TokenConditional):
     name: ClassVar[str] = "token_conditional+bf"
+    label: ClassVar[str] = "TCC+BF"
     description: ClassVar[str] = "'Think for up to N tokens.' plus budget forcing at N tokens"
 
     def thinking_cap(self, trace: Trace) -> int | None:
@@ -79,7 +83,10 @@ def count_steps(text: str, delimiter: str) -> list[int]:
 class StepConditional(BudgetForcing):
     shares_prefixes: ClassVar[bool] = False  # the prompt or the sampling differs per budget
     name: ClassVar[str] = "step_conditional"
+    label: ClassVar[str] = "SCC"
     budget_unit: ClassVar[str] = "steps"
+    tokens_per_unit: ClassVar[float | None] = 100.0  # the paper's Control counts a step as 100 tokens
+    native_budget: ClassVar[bool] = False
     description: ClassVar[str] = "prompt 'Think for up to N steps.' without enforcement"
 
     def parse_budget(self, text: str) -> Budget:
@@ -102,6 +109,7 @@ class StepConditional(BudgetForcing):
 
 class StepConditionalBF(StepConditional):
     name: ClassVar[str] = "step_conditional+bf"
+    label: ClassVar[str] = "SCC+BF"
     description: ClassVar[str] = "'Think for up to N steps.' plus a forced end after the N-th step"
 
     def next_request(self, trace: Trace) -> GenRequest | None:
@@ -145,7 +153,12 @@ def _tokens_covering(tok: Any, ids: list[int], offset: int) -> int:
 class ClassConditional(BudgetForcing):
     shares_prefixes: ClassVar[bool] = False  # the prompt or the sampling differs per budget
     name: ClassVar[str] = "class_conditional"
+    label: ClassVar[str] = "CCC"
     budget_unit: ClassVar[str] = "class"
+    tokens_per_unit: ClassVar[float | None] = None
+    named_budgets: ClassVar[tuple[str, ...]] = ("short", "none", "long")  # shortest first
+    reference_budget: ClassVar[str | None] = "none"  # the default run: CCC's Control compares with it
+    native_budget: ClassVar[bool] = False
     description: ClassVar[str] = "prompt for a 'short' or 'long' amount of thinking ('none': the default run)"
     default_budgets: ClassVar[tuple[str, ...]] = ("none", "short", "long")
 

@@ -13,20 +13,25 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from budgetbench.methods.base import Budget, Trace
+from budgetbench.budgets import Budget
+from budgetbench.methods.base import Trace
 from budgetbench.methods.budget_forcing import UNCAPPED, BudgetForcing, _positive_int
 
 
 class MajorityVote(BudgetForcing):
     name: ClassVar[str] = "majority_vote"
+    label: ClassVar[str] = "MV"
     budget_unit: ClassVar[str] = "samples"
+    tokens_per_unit: ClassVar[float | None] = None
+    votes: ClassVar[bool] = True
+    native_budget: ClassVar[bool] = False
     description: ClassVar[str] = "K samples (temperature 1), majority vote; --budget-per-sample adds a BF cap"
     default_temperature: ClassVar[float] = 1.0
 
     def parse_budget(self, text: str) -> Budget:
         return _positive_int(text, "a number of samples K")
 
-    def runner_sweep(self, budgets: tuple[Budget, ...], samples: int) -> tuple[tuple[Budget, ...], int]:
+    def sweep(self, budgets: tuple[Budget, ...], samples: int) -> tuple[tuple[Budget, ...], int]:
         """What the runner generates: max(K) samples at the per-sample cap."""
         if samples != 1:
             raise ValueError("majority_vote takes its samples from --budgets (K values), not --samples")

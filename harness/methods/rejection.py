@@ -24,6 +24,8 @@ MAX_CANDIDATES_PER_ROUND = 64
 class RejectionSampling(BudgetForcing):
     shares_prefixes: ClassVar[bool] = False  # the prompt or the sampling differs per budget
     name: ClassVar[str] = "rejection_sampling"
+    label: ClassVar[str] = "RS"
+    native_budget: ClassVar[bool] = False
     budget_unit: ClassVar[str] = "tokens"
     description: ClassVar[str] = "resample (temperature 1) until thinking ends by itself within N tokens"
     default_temperature: ClassVar[float] = 1.0

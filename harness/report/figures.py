@@ -45,7 +45,7 @@ def _grid(titles: Sequence[str], panel: tuple[float, float] = GRID_PANEL):
 
 
 def _label(method: str, model: str, waits: int, models: Sequence[str]) -> str:
-    label = method_label(method) + (f" w={waits}" if waits else "")
+    label = method_label(method, waits)
     return label + (f" · {model_name(model)}" if len(models) > 1 else "")
 
 

@@ -64,13 +64,9 @@ def _safe(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- display
-def _method(method: str, waits: Any) -> str:
-    return method_label(method) + (f" w={waits}" if int(waits) else "")
-
-
 def _head(df: pd.DataFrame) -> dict[str, Any]:
     return {"model": df["model"].map(model_name), "task": df["task"],
-            "method": [_method(m, w) for m, w in zip(df["method"], df["waits"])]}
+            "method": [method_label(m, w) for m, w in zip(df["method"], df["waits"])]}
 
 
 def _ci(lo: pd.Series, hi: pd.Series) -> list[str]:
@@ -89,7 +85,7 @@ def curves_pivot(curves: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
                      for _, r in s.iterrows()}
             rows.append({str(g["field"].iloc[0]): str(stratum), "problems": str(int(s["n_problems"].max())),
                          **{str(b): cells.get(str(b), "—") for b in budgets}})
-        title = f"{_method(key[2], key[3])} · {key[1]} · {model_name(key[0])}"
+        title = f"{method_label(key[2], key[3])} · {key[1]} · {model_name(key[0])}"
         out.append((title, pd.DataFrame(rows)))
     return out
 
@@ -146,7 +142,7 @@ def equal_cost_display(table: pd.DataFrame) -> pd.DataFrame:
     cols: dict[str, Any] = {"model": table["model"].map(model_name), "task": table["task"]}
     if len(table) and table["field"].iloc[0]:
         cols[str(table["field"].iloc[0])] = table["stratum"].map(str)
-    cols.update({"family": table["family"], "method": [_method(m, w) for m, w in zip(table["method"], table["waits"])],
+    cols.update({"family": table["family"], "method": [method_label(m, w) for m, w in zip(table["method"], table["waits"])],
                  "cap": table["cap"].map(str), "k": table["k"].map(str), "problems": table["n_problems"].map(str),
                  "total think": table["total_thinking_tokens"].map(_num("{:.1f}")),
                  "accuracy %": table["accuracy_pct"].map(_num("{:.1f}")),
@@ -183,7 +179,7 @@ def _by_field(frame: pd.DataFrame, samples: Samples, view: pd.DataFrame, name: s
     written += plot_strata(curves, advice, out / f"by_{tag}")
     text += [f"Accuracy by {name}: {title}\n{format_table(table)}" for title, table in pivots] + [CURVES_NOTE]
     readings = [reading(advice[_same(advice, s)], schedules.iloc[[i]], config.advisor,
-                        f"{_method(s['method'], s['waits'])} on {s['task']} ({model_name(s['model'])})")
+                        f"{method_label(s['method'], s['waits'])} on {s['task']} ({model_name(s['model'])})")
                 for i, (_, s) in enumerate(schedules.iterrows())]
     rule = config.advisor.rule()
     body = (to_markdown(advice_display(advice), rule) + "\nBudget schedule (each stratum at its pick):\n\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 from budgetbench.errors import UserError
 from budgetbench.grading import grade_many
 from budgetbench.results.store import SAMPLES_FILE, SPEC_FILE, ResultStore, read_records, write_atomic
-from budgetbench.tasks.task import Task, get_task
+from budgetbench.tasks import Task, get_task
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def jobs_by_problem(method: Any, traces: Iterable[Trace], share: bool) -> Iterab
 
 
 def _jobs(method: Any, traces: list[Trace], share: bool) -> list[Job]:
-    if not (share and getattr(method, "shares_prefixes", False)):
+    if not (share and method.shares_prefixes):
         return [Job(method, t) for t in traces]
     leaders, followers = families(traces)
     return [Job(method, t, followers[id(t)]) for t in leaders]
@@ -99,7 +99,7 @@ class Pipeline:
         self.engine = continuous(engine)
         self.on_done, self.on_submit, self.after_collect = on_done, on_submit, after_collect
         # Chunks need the engine's own token ids back (a text-only server's are re-encoded text).
-        self.share, self.chunk = share, chunk and getattr(engine, "exact_token_ids", True)
+        self.share, self.chunk = share, chunk and engine.exact_token_ids
         self._flights: dict[Ticket, _Flight] = {}
         self._asked: dict[GenRequest, _Flight] = {}
         self._outstanding = 0  # completions in flight

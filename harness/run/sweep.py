@@ -19,10 +19,11 @@ from typing import Any, Iterator, Sequence
 
 from budgetbench.engines.base import Engine
 from budgetbench.grading import grade_many
-from budgetbench.methods.base import Budget, Method, Trace, run_key, sample_seed
+from budgetbench.budgets import Budget
+from budgetbench.methods.base import Method, Trace, run_key, sample_seed
 from budgetbench.run.pipeline import Job, Pipeline, jobs_by_problem
 from budgetbench.results.store import ResultStore
-from budgetbench.tasks.task import Task
+from budgetbench.tasks import Task
 from budgetbench.types import Problem
 
 WRITE_BATCH = 256  # records graded and written together at most
@@ -181,10 +182,8 @@ class RecordWriter:
         if self.bar is None:
             return
         self.bar.update(n)
-        stats = getattr(self.engine, "stats", None)
-        if stats is not None:
-            elapsed = max(1e-9, time.monotonic() - self._started)
-            self.bar.set_postfix_str(f"{stats.decode_tokens / elapsed:,.0f} tok/s", refresh=False)
+        elapsed = max(1e-9, time.monotonic() - self._started)
+        self.bar.set_postfix_str(f"{self.engine.stats.decode_tokens / elapsed:,.0f} tok/s", refresh=False)
 
 
 def warm_up_grading(task: Task) -> None:

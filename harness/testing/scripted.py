@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Sequence
 
-from budgetbench.engines.base import EngineStats, find_stop_string, stop_tail_tokens
+from budgetbench.engines.base import EngineBase, EngineStats, find_stop_string, stop_tail_tokens
 from budgetbench.types import Completion, GenRequest, GenResult
 
 EOS = "<eos>"
@@ -55,7 +55,7 @@ class CharTokenizer:
 Policy = Callable[..., str]  # policy(context) or policy(context, seed)
 
 
-class ScriptedEngine:
+class ScriptedEngine(EngineBase):
     """``policy(context_text) -> continuation``: what the model would write, up to its EOS."""
 
     name = "scripted"

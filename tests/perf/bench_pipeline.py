@@ -33,13 +33,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from budgetbench.engines.openai import OpenAIServerEngine  # noqa: E402
+from budgetbench.engines.openai import OpenAIEngine  # noqa: E402
 from budgetbench.formats import detect_format  # noqa: E402
 from budgetbench.methods.base import MethodConfig  # noqa: E402
 from budgetbench.methods.budget_forcing import BudgetForcing  # noqa: E402
 from budgetbench.run.sweep import Sweep, run_sweep, warm_up_grading  # noqa: E402
 from budgetbench.results.store import ResultStore  # noqa: E402
-from budgetbench.tasks.task import get_task  # noqa: E402
+from budgetbench.tasks import get_task  # noqa: E402
 from budgetbench.toy import MODEL_DIR  # noqa: E402
 
 
@@ -152,7 +152,7 @@ async def ideal_replay(base: str, graph: list, finished: dict, concurrency: int)
 
 def run_variant(name: str, base: str, args, problems, waits) -> dict:
     http(base + "/reset", {})
-    engine = OpenAIServerEngine(str(MODEL_DIR), base_url=base + "/v1", max_concurrency=args.concurrency)
+    engine = OpenAIEngine(str(MODEL_DIR), base_url=base + "/v1", max_concurrency=args.concurrency)
     tok = engine.tokenizer
     fmt = detect_format(tok.vocab(), tok.chat_template)
     method = BudgetForcing(tok, fmt, MethodConfig(answer_tokens=16))

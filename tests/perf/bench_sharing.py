@@ -26,7 +26,7 @@ from budgetbench.formats import detect_format  # noqa: E402
 from budgetbench.methods.base import MethodConfig  # noqa: E402
 from budgetbench.methods.budget_forcing import BudgetForcing  # noqa: E402
 from budgetbench.run.sweep import Sweep, run_sweep  # noqa: E402
-from budgetbench.tasks.task import get_task  # noqa: E402
+from budgetbench.tasks import get_task  # noqa: E402
 from budgetbench.types import GenRequest, SamplingParams  # noqa: E402
 
 

@@ -120,7 +120,7 @@ def test_s1_format_two_token_delimiter():
 
     tok = CharTokenizer(specials=("<|im_start|>",))
     engine = ScriptedEngine(s1_policy, tok)
-    method = BudgetForcing(tok, S1, MethodConfig(waits=1))
+    method = BudgetForcing(tok, S1, MethodConfig())
     trace = drive(method, engine, [method.start(PROBLEM, 100, 1, 0, 0)])[0]
     rec = method.record_fields(trace)
     assert rec["thinking_text"] == "\nlet me seeWait\nlet me see"

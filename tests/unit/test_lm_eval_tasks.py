@@ -80,7 +80,7 @@ def lm_eval_installed():
 
 
 def test_local_task_loads_prompts_targets_and_grades_with_its_metric(lm_eval_installed, tmp_path):
-    from budgetbench.tasks.task import get_task
+    from budgetbench.tasks import get_task
 
     folder = write_local_task(tmp_path / "tasks")
     task = get_task(f"lm_eval:bb_toy_sum@{folder}")
@@ -98,7 +98,7 @@ def test_local_task_loads_prompts_targets_and_grades_with_its_metric(lm_eval_ins
 
 
 def test_grader_option_uses_budgetbench_grading(lm_eval_installed, tmp_path, monkeypatch):
-    from budgetbench.tasks.task import get_task
+    from budgetbench.tasks import get_task
 
     folder = write_local_task(tmp_path / "tasks")
     monkeypatch.setenv(INCLUDE_ENV, str(folder))
@@ -107,7 +107,7 @@ def test_grader_option_uses_budgetbench_grading(lm_eval_installed, tmp_path, mon
 
 
 def test_non_generative_and_unknown_tasks_are_refused(lm_eval_installed, tmp_path):
-    from budgetbench.tasks.task import get_task
+    from budgetbench.tasks import get_task
 
     folder = write_local_task(tmp_path / "tasks", name="bb_choice", output_type="multiple_choice")
     with pytest.raises(UserError, match="generate_until tasks only"):

@@ -17,7 +17,7 @@ from budgetbench.methods.base import MethodConfig
 from budgetbench.methods.budget_forcing import BudgetForcing
 from budgetbench.run.pipeline import Job, Pipeline
 from budgetbench.run.sweep import Sweep, run_sweep
-from budgetbench.tasks.task import Task
+from budgetbench.tasks import Task
 from budgetbench.types import Problem
 
 TASK = Task("t", "test", 8, "integer", "", "", lambda d: [])

@@ -6,7 +6,8 @@ import pytest
 
 from budgetbench.testing.scripted import EOS, CharTokenizer, ScriptedEngine
 from budgetbench.formats import THINK_TAGS
-from budgetbench.methods.base import MethodConfig, load_method_class
+from budgetbench.methods import load_method
+from budgetbench.methods.base import MethodConfig
 from budgetbench.methods.conditional import count_steps
 from budgetbench.types import Problem
 from budgetbench.analysis.stats import pass_at_k
@@ -18,7 +19,7 @@ PROBLEM = Problem("p1", "What is 6*7?", "42")
 
 def build(name: str, policy, **config):
     tok = CharTokenizer(specials=("</think>",))
-    method = load_method_class(name)(tok, THINK_TAGS, MethodConfig(**config))
+    method = load_method(name)(tok, THINK_TAGS, MethodConfig(**config))
     return method, ScriptedEngine(policy, tok)
 
 
@@ -134,9 +135,9 @@ def test_rejection_sampling_never_accepts_over_budget_and_gives_up_at_max_tries(
 
 def test_majority_vote_sweep_and_votes():
     method, _ = build("majority_vote", long_thinker, budget_per_sample=64)
-    assert method.runner_sweep((1, 4, 16), 1) == ((64,), 16)
+    assert method.sweep((1, 4, 16), 1) == ((64,), 16)
     with pytest.raises(ValueError):
-        method.runner_sweep((4,), 3)
+        method.sweep((4,), 3)
 
 
 def test_maj_at_k_on_a_hand_made_vote_table():

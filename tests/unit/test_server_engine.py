@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from budgetbench.engines.base import EngineError
-from budgetbench.engines.openai import OpenAIServerEngine, normalize_base_url
+from budgetbench.engines.openai import OpenAIEngine, normalize_base_url
 from budgetbench.toy import MODEL_DIR
 from budgetbench.types import GenRequest, SamplingParams
 from tests.conftest import free_port
@@ -86,7 +86,7 @@ def server_factory():
 
 
 def _engine(url, **kw):
-    return OpenAIServerEngine("m", base_url=url, tokenizer=str(MODEL_DIR), backoff=0.01, **kw)
+    return OpenAIEngine("m", base_url=url, tokenizer=str(MODEL_DIR), backoff=0.01, **kw)
 
 
 def _request(max_tokens=5, n=1, seed=None, temperature=0.0, stop=(), stop_ids=(7,)):

@@ -101,7 +101,7 @@ def test_one_budget_written_two_ways_is_refused_before_anything_is_written(tmp_p
 def test_a_task_whose_ids_repeat_is_refused(tmp_path, scripted):
     plugin = tmp_path / "twice.py"
     plugin.write_text(
-        "from budgetbench.tasks.task import Task\n"
+        "from budgetbench.tasks import Task\n"
         "from budgetbench.types import Problem\n"
         "TASK = Task('twice', 'ids repeat', 3, 'integer', '', '', lambda d: "
         "[Problem('a', 'q1', '1'), Problem('b', 'q2', '2'), Problem('a', 'q3', '3')])\n")

@@ -9,7 +9,7 @@ from budgetbench.formats import THINK_TAGS
 from budgetbench.methods.base import MethodConfig
 from budgetbench.methods.budget_forcing import BudgetForcing
 from budgetbench.run.sweep import Sweep, run_sweep
-from budgetbench.tasks.task import Task
+from budgetbench.tasks import Task
 from budgetbench.types import Problem
 from tests.unit.test_pipeline import ListStore, policy  # policy: continues its own output the same way
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from budgetbench import toy
-from budgetbench.tasks.task import get_task
+from budgetbench.tasks import get_task
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,7 @@ def test_cut_answer_is_the_last_total_written_in_full():
 
 def test_task_loads_500_problems_with_terms():
     task = get_task(str(REPO / "tasks" / "toy_sum.py"))
-    assert (task.name, task.answer_kind, task.size, task.strata) == ("toy_sum", "integer", 500, ("terms",))
+    assert (task.name, task.answer_kind, task.size) == ("toy_sum", "integer", 500)
     problems = task.load(None)
     assert len(problems) == 500 and len({p.id for p in problems}) == 500
     assert problems == task.load(Path("/ignored"))  # synthetic: data_dir plays no part

@@ -1,0 +1,90 @@
+"""What one ``bench run`` is: its frozen configuration and the spec it writes.
+
+The spec (``spec.json``) records everything that decides a run's records; a resume with other
+settings is refused by comparing specs (``budgetbench.results.store``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from budgetbench import __version__
+from budgetbench.budgets import Budget
+from budgetbench.methods.base import MethodConfig
+from budgetbench.run.sweep import Sweep
+
+METHOD_VERSION = 1  # bump when a method's semantics change: resumes across versions are refused
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    task: str
+    model: str
+    method: str = "budget_forcing"
+    budgets: tuple[str, ...] = ()
+    waits: tuple[int, ...] = (0,)
+    samples: int = 1
+    seed: int = 0
+    limit: int | None = None
+    output: str | None = None
+    data_dir: str | None = None
+    engine: str = "hf"
+    engine_options: dict[str, Any] = field(default_factory=dict)
+    method_config: MethodConfig = MethodConfig()
+    thinking_format: str = "auto"
+    format_overrides: dict[str, str | None] = field(default_factory=dict)
+    grade_timeout: float = 5.0
+    progress: bool = True
+    share: bool = True
+
+
+def default_output(task: str, model: str, method: str) -> Path:
+    tag = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model.rstrip("/")).name or model)
+    return Path("results") / task / tag / method.replace("+", "_")
+
+
+def redact_secrets(argv: list[str]) -> list[str]:
+    """The command line with the value of --api-key replaced (results are shared; keys are not)."""
+    out, hide = [], False
+    for arg in argv:
+        if hide:
+            out.append("***")
+        elif arg.startswith("--api-key="):
+            out.append("--api-key=***")
+        else:
+            out.append(arg)
+        hide = arg == "--api-key"
+    return out
+
+
+def build_spec(config: RunConfig, task: str, source: str, engine: Any, fmt: dict, sweep: Sweep, *,
+               budgets: tuple[Budget, ...], temperature: float) -> dict[str, Any]:
+    """The run's spec. ``budgets`` are the user's (majority_vote: the K values, not the runner's
+    sweep); ``temperature`` is the one in effect (the method's default when not given)."""
+    method_config = config.method_config.to_dict()
+    method_config["temperature"] = temperature
+    return {
+        "harness_version": __version__,
+        "method_version": METHOD_VERSION,
+        "task": task,
+        "data_source": source,
+        "model": config.model,
+        "method": config.method,
+        "format": fmt,
+        "method_config": method_config,
+        "seed": config.seed,
+        "budgets": list(budgets),
+        "waits": list(sweep.waits),
+        "samples": sweep.samples,
+        "limit": config.limit,
+        "engine": engine.info(),
+        "versions": {"python": platform.python_version(), "budgetbench": __version__},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["bench", *redact_secrets(sys.argv[1:])]),
+    }
