@@ -1,6 +1,6 @@
 """Metrics of budgetbench: per-run statistics and the s1 paper's method metrics (§3.2).
 
-Pure functions on numbers, arrays and pandas DataFrames; no file I/O (see ``budgetbench.report.writers``).
+Pure functions on numbers, arrays and pandas DataFrames; no file I/O (``analysis.runs`` reads the inputs).
 
 Vocabulary
 ----------

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,11 +33,11 @@ import pandas as pd
 from budgetbench.errors import UserError
 from budgetbench.analysis.metrics import budget_sort_key, method_rank
 from budgetbench.budgets import as_value, is_number, normalize_budget, order_key
-from budgetbench.report.writers import ResultsError, _classify, _spec, _unique, load_records
+from budgetbench.analysis.runs import find_inputs
+from budgetbench.results.reader import ResultsError, Warn, default_warn, load_records, read_spec, unique_paths
 from budgetbench.analysis.stats import verdict_scores
 from budgetbench.analysis.votes import maj_at_k, problem_vote_keys
 
-Warn = Callable[[str], None]
 GROUP_KEYS = ("model", "task", "method", "waits")
 FRAME_COLUMNS = [*GROUP_KEYS, "budget", "problem_id", "correct", "n", "tokens", "metadata"]
 VOTE_METHOD = "majority_vote"
@@ -65,30 +65,24 @@ class Samples:
     vote_ks: Mapping[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
 
 
-def _warn(message: str) -> None:
-    import warnings
-
-    warnings.warn(message, stacklevel=3)
-
-
 # --------------------------------------------------------------------------- loading
-def load_samples(paths: Sequence[str | Path], *, warn: Warn = _warn) -> Samples:
+def load_samples(paths: Sequence[str | Path], *, warn: Warn = default_warn) -> Samples:
     """Records of the results directories among ``paths`` (folders of them included).
 
     Run-level CSVs carry no per-problem data: they are left out with a warning.
     """
     dirs: list[Path] = []
     for path in paths:
-        found, files = _classify(Path(path))
+        found, files = find_inputs(Path(path))
         dirs += found
         for file in files:
             warn(f"{file}: a run-level file has no per-problem samples; left out of this analysis")
     frames, ks = [], {}
-    for directory in _unique(dirs):
+    for directory in unique_paths(dirs):
         records = load_records([directory], keep_text=False, warn=warn)
         if records.empty:
             continue
-        spec = _spec(directory)
+        spec = read_spec(directory)
         if spec.get("method") == VOTE_METHOD:
             named = {int(b) for b in map(normalize_budget, spec.get("budgets") or []) if isinstance(b, int)}
             for key in set(zip(records["model"], records["task"])):

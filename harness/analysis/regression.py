@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from budgetbench.analysis.metrics import method_metrics
-from budgetbench.report.writers import load_runs
+from budgetbench.analysis.runs import load_runs
 from budgetbench.results.store import write_atomic
 
 

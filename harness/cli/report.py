@@ -8,7 +8,9 @@ import click
 
 from budgetbench.errors import UserError
 from budgetbench.analysis.metrics import method_metrics
-from budgetbench.report.writers import CI_NOTE, METHOD_NOTE, format_table, load_runs, methods_display, runs_display, write_report
+from budgetbench.analysis.runs import load_runs
+from budgetbench.report.tables import CI_NOTE, METHOD_NOTE, format_table, methods_display, runs_display
+from budgetbench.report.writers import write_report
 
 
 @click.command("report")

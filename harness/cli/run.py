@@ -80,7 +80,8 @@ def run(**opts: object) -> None:
 def write_run_report(output: Path) -> list[Path]:
     """The run's own report (as bench report OUTPUT --out OUTPUT/report would write it)."""
     from budgetbench.analysis.metrics import method_metrics
-    from budgetbench.report.writers import load_runs, write_report
+    from budgetbench.analysis.runs import load_runs
+    from budgetbench.report.writers import write_report
 
     runs = load_runs([output], warn=lambda message: None)
     return write_report(runs, method_metrics(runs), output / "report")

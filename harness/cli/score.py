@@ -14,6 +14,7 @@ from budgetbench.results.rescore import rescore
 def score(results: tuple[str, ...], grade_timeout: float) -> None:
     """Re-grade RESULTS (result directories) without regenerating; report changed verdicts."""
     for directory in results:
-        out = rescore(directory, timeout=grade_timeout)
+        out = rescore(directory, timeout=grade_timeout,
+                      warn=lambda message: click.echo(f"warning: {message}", err=True))
         click.echo(f"{out.directory}: {out.records} samples re-graded, {out.changed} verdicts changed "
                    f"({out.now_correct} now correct, {out.now_wrong} now wrong)")

@@ -38,6 +38,7 @@ from budgetbench.formats import ThinkingFormat, check_format_name, resolve_forma
 from budgetbench.methods import load_method
 from budgetbench.methods.base import MethodConfig, Trace, sample_seed
 from budgetbench.run.pipeline import Job, Pipeline
+from budgetbench.run.records import trace_fields
 from budgetbench.types import Problem
 
 try:
@@ -340,17 +341,8 @@ class BudgetBenchLM(LM):
 
     def _record(self, index: int, job: _Job) -> dict[str, Any]:
         trace = job.trace
-        return {
-            "request": index,
-            "method": job.method.name,
-            "budget": trace.budget,
-            "waits": trace.waits,
-            "sample": trace.sample,
-            "seed": trace.seed,
-            "prompt_tokens": len(trace.prompt_ids),
-            "rendered_prompt": job.verbatim,
-            **job.method.record_fields(trace),
-        }
+        return {"request": index, **trace_fields(job.method, trace), "prompt_tokens": len(trace.prompt_ids),
+                "rendered_prompt": job.verbatim}
 
     def _output(self, job: _Job) -> str:
         answer = cut_at_until(job.method.record_fields(job.trace)["answer_text"], job.settings.until)

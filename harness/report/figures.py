@@ -1,21 +1,149 @@
-"""Figures of the difficulty-aware analysis: per-stratum small multiples and the equal-cost figure.
+"""Figures: accuracy and forced-end curves of runs, per-stratum small multiples, equal cost.
 
-Same conventions as ``budgetbench.report.writers``'s figures (matplotlib's Agg canvas, no pyplot; log2 x axis
-labelled in plain numbers; a method keeps its colour; PNG + SVG written deterministically).
+matplotlib's Agg canvas directly (no pyplot, no display); a log2 x axis labelled in plain numbers;
+a method keeps its colour across figures; PNG + SVG, written deterministically.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from budgetbench.analysis.metrics import budget_sort_key, method_label
 from budgetbench.analysis.problems import GROUP_KEYS, strata_order
-from budgetbench.report.writers import FIG_DPI, LEGEND_WIDTH, _log2_axis, _save, _style, model_name
+from budgetbench.analysis.metrics import method_rank, sort_runs
+from budgetbench.report.tables import model_name
+
+FIG_DPI = 150
+
+
+PANEL_SIZE = (4.0, 3.4)  # inches per task panel; the legend column at the right adds LEGEND_WIDTH
+
+
+LEGEND_WIDTH = 1.8
+
+
+def _figure(tasks: Sequence[str]):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    w, h = PANEL_SIZE
+    fig = Figure(figsize=(w * max(1, len(tasks)) + LEGEND_WIDTH, h), dpi=FIG_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, max(1, len(tasks)), squeeze=False)[0]
+    for ax, task in zip(axes, tasks):
+        ax.set_title(task)
+        ax.grid(True, which="major", alpha=0.3)
+    return fig, axes
+
+
+def log2_axis(ax, values: Iterable[float]) -> None:
+    """Log2 x axis labelled in plain numbers, padded, with at least one power of two in view."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    xs = [v for v in values if v > 0]
+    with warnings.catch_warnings():  # runs with 0 mean tokens cannot be shown on a log axis
+        warnings.filterwarnings("ignore", message="Data has no positive values")
+        ax.set_xscale("log", base=2, nonpositive="mask")
+    if not xs:
+        ax.set_xlim(1, 2)
+    if xs:
+        left, right = min(xs) / 1.15, max(xs) * 1.15
+        if math.floor(math.log2(right)) < math.ceil(math.log2(left)):
+            left = 2.0 ** math.floor(math.log2(min(xs)))
+        ax.set_xlim(left, right)
+    ax.xaxis.set_major_locator(LogLocator(base=2))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}" if v >= 1 else f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(axis="x", labelrotation=45)
+
+
+def method_style(method: str, model_index: int) -> dict[str, Any]:
+    from matplotlib import colormaps
+
+    rank = method_rank(method)  # a method keeps its colour across figures; unknown ones share the 10th
+    return {"color": colormaps["tab10"].colors[min(rank, 9)],
+            "marker": "osD^v<>"[model_index % 7], "linestyle": ["-", "--", ":", "-."][model_index % 4]}
+
+
+def save_figure(fig, axes, stem: Path) -> list[Path]:
+    """Add one figure legend (each panel's entries, once) right of the panels; write PNG and SVG."""
+    import matplotlib
+
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if entries:
+        fig.legend(list(entries.values()), list(entries), loc="outside right upper", frameon=False)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    with matplotlib.rc_context({"svg.hashsalt": "budgetbench", "svg.fonttype": "path"}):
+        fig.savefig(paths[0], dpi=FIG_DPI, metadata={"Software": None})
+        fig.savefig(paths[1], metadata={"Date": None, "Creator": None})
+    return paths
+
+
+def _series(runs: pd.DataFrame):
+    """Lines in table order: (panel index, style, legend label, method, runs of that line)."""
+    tasks, models = sorted(runs["task"].unique()), sorted(runs["model"].unique())
+    for (model, task, method), group in sort_runs(runs).groupby(["model", "task", "method"], sort=False):
+        label = method_label(method) + (f" · {model_name(model)}" if len(models) > 1 else "")
+        yield tasks.index(task), method_style(method, models.index(model)), label, method, group
+
+
+def _yerr(df: pd.DataFrame) -> np.ndarray:
+    return np.nan_to_num([df["accuracy_pct"] - df["ci_low_pct"], df["ci_high_pct"] - df["accuracy_pct"]])
+
+
+def plot_accuracy(runs: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Accuracy (%) vs mean thinking tokens (log2 axis), a line per method × model, a panel per task,
+    95% interval bars; CCC's default run is a star. Writes ``stem``.png and .svg."""
+    tasks = sorted(runs["task"].unique())
+    fig, axes = _figure(tasks)
+    for t, style, label, method, group in _series(runs):
+        default = (group["budget"] == "none") & (method == "class_conditional")
+        line = group[~default].sort_values("mean_thinking_tokens", kind="stable")
+        axes[t].errorbar(line["mean_thinking_tokens"], line["accuracy_pct"], yerr=_yerr(line), capsize=2.5,
+                         markersize=4, linewidth=1.4, elinewidth=0.8, label=label, **style)
+        if default.any():
+            d = group[default]
+            axes[t].errorbar(d["mean_thinking_tokens"], d["accuracy_pct"], yerr=_yerr(d), fmt="*", capsize=2.5,
+                             elinewidth=0.8, markersize=10, color=style["color"],
+                             label=label.replace(method_label(method), method_label(method) + " default", 1))
+    for ax, task in zip(axes, tasks):
+        log2_axis(ax, runs.loc[runs["task"] == task, "mean_thinking_tokens"])
+        ax.set_xlabel("Mean thinking tokens (log$_2$ scale)")
+    axes[0].set_ylabel("Accuracy (%)")
+    return save_figure(fig, axes, Path(stem))
+
+
+def plot_forced_end(runs: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Share of forced ends (%) vs token cap a_max (budget; steps × 100), a line per method × model,
+    a panel per task. Runs without a cap or without sample-level data are left out."""
+    tasks = sorted(runs["task"].unique())
+    fig, axes = _figure(tasks)
+    caps: list[list[float]] = [[] for _ in axes]
+    for t, style, label, _, group in _series(runs):
+        line = group[group["a_max"].notna() & group["forced_end_pct"].notna()].sort_values("a_max", kind="stable")
+        if len(line):
+            axes[t].plot(line["a_max"], line["forced_end_pct"], markersize=4, linewidth=1.4, label=label, **style)
+            caps[t] += line["a_max"].tolist()
+    for ax, xs in zip(axes, caps):
+        ax.set_ylim(-3, 103)
+        ax.set_xlabel("Thinking cap $a_{max}$ (tokens; steps × 100)")
+        if xs:
+            log2_axis(ax, xs)
+        else:
+            ax.set_xticks([])
+            ax.text(0.5, 0.5, "no sample-level data", ha="center", va="center", transform=ax.transAxes)
+    axes[0].set_ylabel("Forced ends (%)")
+    return save_figure(fig, axes, Path(stem))
+
 
 GRID_PANEL = (3.0, 2.6)  # inches per small-multiple panel
 MAX_COLUMNS = 4
@@ -67,7 +195,7 @@ def _finish(fig, axes, grid, xs: Sequence[float], xlabel: str, stem: Path,
     legend right of the panels (each label once, then ``extra`` entries: label → marker style)."""
     cols = grid.shape[1]
     for i, ax in enumerate(axes):
-        _log2_axis(ax, xs)
+        log2_axis(ax, xs)
         ax.set_ylim(-3, 103)
         ax.tick_params(labelsize=7)
         if i + cols >= len(axes):
@@ -85,7 +213,7 @@ def _finish(fig, axes, grid, xs: Sequence[float], xlabel: str, stem: Path,
         entries[label] = Line2D([], [], **style)
     if entries:
         fig.legend(list(entries.values()), list(entries), loc="outside right upper", frameon=False, fontsize=8)
-    return _save(fig, [], stem)
+    return save_figure(fig, [], stem)
 
 
 def plot_strata(curves: pd.DataFrame, advice: pd.DataFrame, stem: str | Path) -> list[Path]:
@@ -101,7 +229,7 @@ def plot_strata(curves: pd.DataFrame, advice: pd.DataFrame, stem: str | Path) ->
     picks = {tuple(r[k] for k in (*GROUP_KEYS, "stratum")): r["pick_budget"] for _, r in advice.iterrows()}
     for key, group in curves.groupby(list(GROUP_KEYS), sort=False):
         model, task, method, waits = key
-        style = _style(method, models.index(model))
+        style = method_style(method, models.index(model))
         label = _label(method, model, waits, models)
         for stratum, line in group.groupby("stratum", sort=False):
             ax = axes[panels.index((task, stratum))]
@@ -140,13 +268,13 @@ def plot_equal_cost(table: pd.DataFrame, stem: str | Path) -> list[Path]:
             line = line.sort_values("total_thinking_tokens", kind="stable")
             ax.plot(line["total_thinking_tokens"], line["accuracy_pct"], markersize=4, linewidth=1.5,
                     label=f"sequential: {_label(method, model, waits, [model])} (1 sample)" + suffix,
-                    **_style(method, mi))
+                    **method_style(method, mi))
         for (method, waits, cap, family), line in group[group["family"] != "sequential"].groupby(
                 ["method", "waits", "cap", "family"], sort=False):
             start = seq[(seq["method"] == method) & (seq["waits"] == waits) & (seq["cap"] == cap)]
             line = pd.concat([start, line]).sort_values("k", kind="stable")
             if family == "parallel":
-                style, label = _style(method, mi), f"parallel: maj@k, uncapped{suffix}"
+                style, label = method_style(method, mi), f"parallel: maj@k, uncapped{suffix}"
             else:
                 colour = _hybrid_colour(caps.index(cap), len(caps))
                 style = {"color": colour, "marker": "s", "linestyle": "--"}

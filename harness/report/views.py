@@ -28,10 +28,10 @@ from budgetbench.analysis.problems import (
     GROUP_KEYS, OVERTHINKING_NOTE, Samples, check_fields, load_samples, overthinking_table, problem_frame,
     problem_view,
 )
-from budgetbench.report.writers import _num, _write_csv, format_table, model_name, to_markdown
+from budgetbench.results.reader import Warn
+from budgetbench.report.tables import format_table, model_name, number_format, to_markdown, write_csv
 from budgetbench.analysis.strata import AdvisorConfig, advisor_tables, reading, strata_curves
 
-Warn = Callable[[str], None]
 CURVES_NOTE = ("Cells: accuracy % (mean thinking tokens per problem; for majority vote, the K samples' total). "
                "Long table: 95% percentile bootstrap interval over the stratum's problems (2000 resamples, seed 0).")
 
@@ -70,7 +70,7 @@ def _head(df: pd.DataFrame) -> dict[str, Any]:
 
 
 def _ci(lo: pd.Series, hi: pd.Series) -> list[str]:
-    pct = _num("{:.1f}")
+    pct = number_format("{:.1f}")
     return [f"{pct(a)}–{pct(b)}" if not math.isnan(a) else "—" for a, b in zip(lo, hi)]
 
 
@@ -93,13 +93,13 @@ def curves_pivot(curves: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 def curves_display(curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({**_head(curves), str(curves["field"].iloc[0]) if len(curves) else "stratum":
                          curves["stratum"].map(str), "budget": curves["budget"].map(str),
-                         "problems": curves["n_problems"].map(str), "accuracy %": curves["accuracy_pct"].map(_num("{:.1f}")),
+                         "problems": curves["n_problems"].map(str), "accuracy %": curves["accuracy_pct"].map(number_format("{:.1f}")),
                          "95% CI": _ci(curves["ci_low_pct"], curves["ci_high_pct"]),
-                         "mean think": curves["mean_thinking_tokens"].map(_num("{:.1f}"))})
+                         "mean think": curves["mean_thinking_tokens"].map(number_format("{:.1f}"))})
 
 
 def advice_display(advice: pd.DataFrame) -> pd.DataFrame:
-    pct, tok = _num("{:.1f}"), _num("{:.1f}")
+    pct, tok = number_format("{:.1f}"), number_format("{:.1f}")
     return pd.DataFrame({
         **_head(advice), str(advice["field"].iloc[0]) if len(advice) else "stratum": advice["stratum"].map(str),
         "problems": advice["n_problems"].map(str),
@@ -108,21 +108,21 @@ def advice_display(advice: pd.DataFrame) -> pd.DataFrame:
         "gap bound": advice["gap_upper_pts"].map(pct),
         "acc @largest %": advice["largest_accuracy_pct"].map(pct),
         "think @pick": advice["pick_tokens"].map(tok), "think @largest": advice["largest_tokens"].map(tok),
-        "saved %": advice["saved_pct"].map(_num("{:.0f}")),
+        "saved %": advice["saved_pct"].map(number_format("{:.0f}")),
     })
 
 
 def schedule_display(schedules: pd.DataFrame) -> pd.DataFrame:
-    pct, tok = _num("{:.1f}"), _num("{:.1f}")
+    pct, tok = number_format("{:.1f}"), number_format("{:.1f}")
     return pd.DataFrame({
         **_head(schedules), "problems": schedules["n_problems"].map(str),
         "schedule acc %": schedules["schedule_accuracy_pct"].map(pct),
         "largest": schedules["largest_budget"].map(str), "acc @largest %": schedules["largest_accuracy_pct"].map(pct),
-        "change": schedules["change_pts"].map(_num("{:+.1f}")), "loss bound": schedules["loss_upper_pts"].map(pct),
+        "change": schedules["change_pts"].map(number_format("{:+.1f}")), "loss bound": schedules["loss_upper_pts"].map(pct),
         "think schedule": schedules["schedule_tokens"].map(tok), "think @largest": schedules["largest_tokens"].map(tok),
-        "saved %": schedules["saved_pct"].map(_num("{:.0f}")), "one pick": schedules["uniform_pick"].map(str),
+        "saved %": schedules["saved_pct"].map(number_format("{:.0f}")), "one pick": schedules["uniform_pick"].map(str),
         "one pick acc %": schedules["uniform_accuracy_pct"].map(pct),
-        "one pick saved %": schedules["uniform_saved_pct"].map(_num("{:.0f}")),
+        "one pick saved %": schedules["uniform_saved_pct"].map(number_format("{:.0f}")),
     })
 
 
@@ -131,10 +131,10 @@ def overthinking_display(table: pd.DataFrame, by: str | None = None) -> pd.DataF
     if by:
         cols[by] = table["stratum"].map(str)
     cols.update({"problems": table["problems"].map(str), "samples": table["samples"].map(str),
-                 "solved %": table["solved_pct"].map(_num("{:.1f}")),
-                 "stays solved %": table["stays_solved_pct"].map(_num("{:.1f}")),
+                 "solved %": table["solved_pct"].map(number_format("{:.1f}")),
+                 "stays solved %": table["stays_solved_pct"].map(number_format("{:.1f}")),
                  "overthinking": table["overthinking"].map(str),
-                 "overthinking %": table["overthinking_pct"].map(_num("{:.1f}"))})
+                 "overthinking %": table["overthinking_pct"].map(number_format("{:.1f}"))})
     return pd.DataFrame(cols)
 
 
@@ -144,17 +144,17 @@ def equal_cost_display(table: pd.DataFrame) -> pd.DataFrame:
         cols[str(table["field"].iloc[0])] = table["stratum"].map(str)
     cols.update({"family": table["family"], "method": [method_label(m, w) for m, w in zip(table["method"], table["waits"])],
                  "cap": table["cap"].map(str), "k": table["k"].map(str), "problems": table["n_problems"].map(str),
-                 "total think": table["total_thinking_tokens"].map(_num("{:.1f}")),
-                 "accuracy %": table["accuracy_pct"].map(_num("{:.1f}")),
+                 "total think": table["total_thinking_tokens"].map(number_format("{:.1f}")),
+                 "accuracy %": table["accuracy_pct"].map(number_format("{:.1f}")),
                  "95% CI": _ci(table["ci_low_pct"], table["ci_high_pct"]),
-                 "BF at <= cost %": table["sequential_at_cost_pct"].map(_num("{:.1f}")),
-                 "gain": table["gain_pts"].map(_num("{:+.1f}"))})
+                 "BF at <= cost %": table["sequential_at_cost_pct"].map(number_format("{:.1f}")),
+                 "gain": table["gain_pts"].map(number_format("{:+.1f}"))})
     return pd.DataFrame(cols)
 
 
 # --------------------------------------------------------------------------- writing
 def _tables(out: Path, stem: str, data: pd.DataFrame, shown: pd.DataFrame, note: str, extra_md: str = "") -> list[Path]:
-    _write_csv(data, out / f"{stem}.csv")
+    write_csv(data, out / f"{stem}.csv")
     (out / f"{stem}.md").write_text(extra_md + to_markdown(shown, note), encoding="utf-8")
     return [out / f"{stem}.csv", out / f"{stem}.md"]
 
@@ -184,8 +184,8 @@ def _by_field(frame: pd.DataFrame, samples: Samples, view: pd.DataFrame, name: s
     rule = config.advisor.rule()
     body = (to_markdown(advice_display(advice), rule) + "\nBudget schedule (each stratum at its pick):\n\n"
             + to_markdown(schedule_display(schedules)) + "\n" + "\n\n".join(readings) + "\n")
-    _write_csv(advice, out / f"advice_{tag}.csv")
-    _write_csv(schedules, out / f"schedule_{tag}.csv")
+    write_csv(advice, out / f"advice_{tag}.csv")
+    write_csv(schedules, out / f"schedule_{tag}.csv")
     (out / f"advice_{tag}.md").write_text(body, encoding="utf-8")
     written += [out / f"advice_{tag}.csv", out / f"schedule_{tag}.csv", out / f"advice_{tag}.md"]
     text += [f"Budget advisor by {name} (tolerance {config.advisor.tolerance_pts:g} points)\n"
@@ -226,7 +226,7 @@ def run_analysis(samples: Samples, out: str | Path, config: AnalysisConfig) -> A
     view = problem_view(frame)
     text: list[str] = []
     written = [out / "problems.csv"]
-    _write_csv(view, out / "problems.csv")
+    write_csv(view, out / "problems.csv")
     over = overthinking_table(view)
     written += _tables(out, "overthinking", over, overthinking_display(over), OVERTHINKING_NOTE)
     text += ["Per-problem view (problems.csv): overthinking\n" + format_table(overthinking_display(over)),

@@ -3,18 +3,21 @@
 The results directory is locked like a run (no writer at the same time), every record's
 ``extracted``, ``correct`` and ``grade_note`` are recomputed from its stored ``answer_text`` and
 ``gold``, and ``samples.jsonl`` is replaced atomically (temporary file + rename): a crash leaves
-either the old file or the new one, never a mix.
+either the old file or the new one, never a mix. Damaged lines are written back as they were
+(``results.reader``'s policy); a torn last line is left out, as a resume would cut it off.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from budgetbench.errors import UserError
 from budgetbench.grading import grade_many
-from budgetbench.results.store import SAMPLES_FILE, SPEC_FILE, ResultStore, read_records, write_atomic
+from budgetbench.results.reader import SAMPLES_FILE, is_results_dir, Warn, parse_samples, read_spec, warn_damaged
+from budgetbench.results.store import ResultStore, write_atomic
 from budgetbench.tasks import Task, get_task
 
 
@@ -40,16 +43,18 @@ def _grade(task: Task, records: list[dict], timeout: float) -> list:
     return task.grader([(problems[str(r["problem_id"])], a) for r, a in zip(records, answers)])
 
 
-def rescore(directory: str | Path, timeout: float = 5.0) -> ScoreOutcome:
+def rescore(directory: str | Path, timeout: float = 5.0, *, warn: Warn | None = None) -> ScoreOutcome:
     directory = Path(directory)
-    if not (directory / SPEC_FILE).is_file() or not (directory / SAMPLES_FILE).is_file():
+    if not is_results_dir(directory):
         raise UserError(f"{directory} is not a results directory (spec.json + samples.jsonl)")
-    spec = json.loads((directory / SPEC_FILE).read_text(encoding="utf-8"))
-    task = get_task(spec["task"])
+    task = get_task(str(read_spec(directory).get("task")))
     store = ResultStore(directory)
     store.lock()
     try:
-        records = read_records(directory / SAMPLES_FILE)
+        path = directory / SAMPLES_FILE
+        parsed = parse_samples(path)
+        warn_damaged(parsed, warn or (lambda message: warnings.warn(message, stacklevel=2)))
+        records = parsed.records
         grades = _grade(task, records, timeout)
         changed = up = down = 0
         for record, g in zip(records, grades):
@@ -58,8 +63,8 @@ def rescore(directory: str | Path, timeout: float = 5.0) -> ScoreOutcome:
                 up += bool(g.correct)
                 down += not g.correct
             record.update(extracted=g.extracted, correct=bool(g.correct), grade_note=g.reason)
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        write_atomic(directory / SAMPLES_FILE, text)
+        lines = [json.dumps(r, ensure_ascii=False).encode() if r is not None else raw for raw, r in parsed.lines]
+        write_atomic(path, b"".join(line + b"\n" for line in lines))
     finally:
         store.close()
     return ScoreOutcome(directory, len(records), changed, up, down)

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from budgetbench.errors import UserError
+from budgetbench.results.reader import SAMPLES_FILE, SPEC_FILE, read_samples, read_spec
+from budgetbench.results.schema import KEY_FIELDS
 
-SPEC_FILE = "spec.json"
-SAMPLES_FILE = "samples.jsonl"
 LOCK_FILE = ".lock"
 FSYNC_INTERVAL_S = 1.0  # appended records are fsync'ed at least this often
 
@@ -32,36 +32,18 @@ FSYNC_INTERVAL_S = 1.0  # appended records are fsync'ed at least this often
 SWEEP_FIELDS = ("budgets", "waits", "samples", "limit", "created", "updated", "engine", "versions", "command")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8) or bytes to ``path`` through a temporary file in the same folder and a rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8") if isinstance(text, str) else text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Complete records of a samples file; a torn last line (no newline) is ignored."""
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    records = []
-    for line in data[:end].splitlines():
-        if line.strip():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a damaged line in the middle: never trusted as a record
-            if isinstance(record, dict):
-                records.append(record)
-    return records
 
 
 def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -88,13 +70,7 @@ class ResultStore:
                 raise UserError(f"output directory {self.dir} is not empty and is not a budgetbench "
                                 "results directory (no spec.json): choose another --output")
             return None
-        try:
-            old = json.loads(self.spec_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise UserError(f"{self.spec_path} is damaged (not JSON): move it away or choose another --output") from None
-        if not isinstance(old, dict):
-            raise UserError(f"{self.spec_path} is not a budgetbench spec: choose another --output")
-        return old
+        return read_spec(self.dir)
 
     def check(self, spec: dict[str, Any]) -> dict[str, Any] | None:
         """Validate without writing anything: the old spec if this is a resume, else None."""
@@ -116,7 +92,7 @@ class ResultStore:
         write_atomic(self.spec_path, json.dumps(spec, indent=2, sort_keys=True) + "\n")
         self._repair_tail()
         self._out = self.samples_path.open("a", encoding="utf-8")
-        return {record_key(r) for r in read_records(self.samples_path)}
+        return {record_key(r) for r in read_samples(self.samples_path)}
 
     def lock(self) -> None:
         """Become the directory's only writer (refuses if another process is)."""
@@ -158,7 +134,7 @@ class ResultStore:
             self._synced = time.monotonic()
 
     def records(self) -> list[dict[str, Any]]:
-        return read_records(self.samples_path)
+        return read_samples(self.samples_path)
 
     def close(self) -> None:
         if self._out is not None:
@@ -182,7 +158,9 @@ class ResultStore:
 
 
 def record_key(record: dict[str, Any]) -> tuple[str, str, int, int]:
-    return (str(record["problem_id"]), str(record["budget"]), int(record.get("waits", 0)), int(record["sample"]))
+    """A record's key (``KEY_FIELDS``), as ``methods.base.run_key`` makes it for a trace."""
+    problem_id, budget, waits, sample = (record.get(k, 0) for k in KEY_FIELDS)  # waits: 0 in old records
+    return (str(problem_id), str(budget), int(waits), int(sample))
 
 
 def merge_sweep(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from budgetbench.engines.base import Engine
-from budgetbench.grading import grade_many
 from budgetbench.budgets import Budget
 from budgetbench.methods.base import Method, Trace, run_key, sample_seed
 from budgetbench.run.pipeline import Job, Pipeline, jobs_by_problem
+from budgetbench.run.records import graded_records
 from budgetbench.results.store import ResultStore
 from budgetbench.tasks import Task
 from budgetbench.types import Problem
@@ -150,7 +150,7 @@ class RecordWriter:
         try:
             self._warm_up()
             for batch in self._batches():
-                self.store.append(_records(self.task, batch, self.timeout))
+                self.store.append(graded_records(self.task, batch, self.timeout))
                 self.written += len(batch)
                 self._show(len(batch))
         except BaseException as exc:  # noqa: BLE001  (handed to the caller)
@@ -195,36 +195,6 @@ def warm_up_grading(task: Task) -> None:
         from budgetbench.grading.pool import get_pool
 
         get_pool(os.cpu_count() or 2)
-
-
-def _records(task: Task, batch: list[tuple[Method, Trace]], timeout: float) -> list[dict[str, Any]]:
-    traces = [t for _, t in batch]
-    fields = [method.record_fields(trace) for method, trace in batch]
-    if task.grader is not None:  # the task grades its own way (e.g. an lm-eval task's metric)
-        grades = task.grader([(t.problem, f["answer_text"]) for t, f in zip(traces, fields)])
-    else:
-        grades = grade_many(
-            [(t.problem.gold, f["answer_text"]) for t, f in zip(traces, fields)], task.answer_kind, timeout=timeout
-        )
-    records = []
-    for (method, trace), extra, grade in zip(batch, fields, grades):
-        record = {
-            "task": task.name,
-            "problem_id": trace.problem.id,
-            "method": method.name,
-            "budget": trace.budget,
-            "waits": trace.waits,
-            "sample": trace.sample,
-            "seed": trace.seed,
-            **extra,
-            "extracted": grade.extracted,
-            "gold": trace.problem.gold,
-            "correct": bool(grade.correct),
-            "grade_note": grade.reason,
-            "metadata": trace.problem.metadata,
-        }
-        records.append(record)
-    return records
 
 
 def _progress(total: int, task: str, method: str, enabled: bool):

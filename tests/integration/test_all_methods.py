@@ -9,7 +9,7 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from tests.conftest import bench, read_samples
+from tests.helpers.cli import bench, read_samples
 
 pytestmark = pytest.mark.slow
 

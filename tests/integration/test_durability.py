@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bench, read_samples
+from tests.helpers.cli import bench, read_samples
 
 pytestmark = pytest.mark.slow
 

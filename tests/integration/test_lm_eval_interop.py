@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from budgetbench.toy import MODEL_DIR
-from tests.conftest import REPO, bench, read_samples
-from tests.unit.test_lm_eval_tasks import write_local_task
+from tests.helpers.cli import REPO, bench, read_samples
+from tests.helpers.lm_eval import write_local_task
 
 pytestmark = pytest.mark.slow
 lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is not installed (pip install 'budgetbench[lm-eval]')")

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from budgetbench.toy import MODEL_DIR
-from tests.conftest import bench, free_port, read_samples
+from tests.helpers.cli import bench, free_port, read_samples
 
 pytest.importorskip("fastapi", reason="transformers serve needs the [serving] extra of transformers")
 pytest.importorskip("uvicorn", reason="transformers serve needs the [serving] extra of transformers")

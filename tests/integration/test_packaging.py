@@ -6,7 +6,7 @@ import subprocess
 import sys
 import zipfile
 
-from tests.conftest import REPO
+from tests.helpers.cli import REPO
 
 
 def test_wheel_contains_tasks_and_entry_points(tmp_path):

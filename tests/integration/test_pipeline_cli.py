@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import bench, read_samples
+from tests.helpers.cli import bench, read_samples
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from budgetbench.toy import MODEL_DIR
-from tests.conftest import bench
+from tests.helpers.cli import bench
 
 pytestmark = pytest.mark.slow
 COMMON = ("--answer-tokens", "16", "--no-progress", "--no-report")

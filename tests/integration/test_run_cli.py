@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import bench, free_port, read_samples
+from tests.helpers.cli import bench, free_port, read_samples
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import bench, read_samples
+from tests.helpers.cli import bench, read_samples
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from budgetbench.toy import MODEL_DIR
-from tests.conftest import REPO, bench, read_samples
+from tests.helpers.cli import REPO, bench, read_samples
 
 pytestmark = pytest.mark.slow
 BASELINE = REPO / "results" / "baselines" / "toy_budget_forcing.json"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bench, free_port, read_samples
+from tests.helpers.cli import bench, free_port, read_samples
 
 pytest.importorskip("vllm", reason="real-vLLM tests run in the vLLM venv (.ci/run builds it)")
 

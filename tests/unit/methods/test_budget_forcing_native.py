@@ -12,7 +12,7 @@ from budgetbench.formats import THINK_TAGS
 from budgetbench.methods.base import MethodConfig
 from budgetbench.methods.budget_forcing import BudgetForcing
 from budgetbench.types import Completion, GenRequest, GenResult
-from tests.unit.test_budget_forcing import PROBLEM, drive
+from tests.helpers.methods import PROBLEM, drive
 
 
 class NativeBudgetEngine(ScriptedEngine):

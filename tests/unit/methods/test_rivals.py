@@ -12,7 +12,7 @@ from budgetbench.methods.conditional import count_steps
 from budgetbench.types import Problem
 from budgetbench.analysis.stats import pass_at_k
 from budgetbench.analysis.votes import GOLD, maj_at_k, majority_correct, vote_key
-from tests.unit.test_budget_forcing import drive, thinking_part
+from tests.helpers.methods import drive, thinking_part
 
 PROBLEM = Problem("p1", "What is 6*7?", "42")
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from budgetbench.grading import extract_boxed, extract_choice, math_equal
+from tests.helpers.cli import SHARED
 
-GRADING_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "grading"
+GRADING_DIR = SHARED / "grading"
 # math-verify 0.9.0 agrees with 330 of the 339 labels; budgetbench must do at least as well.
 MIN_MATH_AGREEMENT = 330
 

@@ -9,8 +9,9 @@ import pytest
 
 from budgetbench import toy
 from budgetbench.tasks import get_task
+from tests.helpers.cli import REPO
 
-REPO = Path(__file__).resolve().parents[2]
+
 
 
 def test_generator_is_seeded():

@@ -10,7 +10,7 @@ import budgetbench.run.execute as session
 from budgetbench.testing.scripted import EOS, CharTokenizer, ScriptedEngine
 from budgetbench.errors import RunInterrupted, UserError
 from budgetbench.run.execute import RunConfig, execute
-from tests.conftest import DATA_DIR
+from tests.helpers.cli import DATA_DIR
 
 
 class FlakyEngine(ScriptedEngine):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import threading
 import time
 
@@ -19,6 +18,7 @@ from budgetbench.run.pipeline import Job, Pipeline
 from budgetbench.run.sweep import Sweep, run_sweep
 from budgetbench.tasks import Task
 from budgetbench.types import Problem
+from tests.helpers.methods import ListStore, policy
 
 TASK = Task("t", "test", 8, "integer", "", "", lambda d: [])
 PROBLEMS = [Problem(f"p{i}", f"question {i}", "42") for i in range(8)]
@@ -33,27 +33,8 @@ ROUND_RUNNER_DIGESTS = {
 }
 
 
-def policy(context: str, seed: int) -> str:
-    """A problem-dependent thought ending in </think>, a new one after each 'Wait', then the answer.
-    Like a real model, it continues a context that holds part of its output the same way."""
-    after = context.split("<think>\n", 1)[1]
-    if "</think>" in after:
-        return " \\boxed{42}" + EOS
-    segments = after.split("Wait")
-    rng = random.Random(context.split("</user>")[0] + str(len(segments) - 1))
-    full = "".join(rng.choice("abc ") for _ in range(rng.randint(3, 90))) + "</think>"
-    assert full.startswith(segments[-1])
-    return full[len(segments[-1]):]
 
 
-class ListStore:
-    def __init__(self, engine=None):
-        self.records, self.engine, self.calls_at_append = [], engine, []
-
-    def append(self, records):
-        self.records.extend(records)
-        if self.engine is not None:
-            self.calls_at_append.append(self.engine.stats.calls)
 
 
 def digest(records) -> str:

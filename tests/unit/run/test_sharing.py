@@ -11,7 +11,7 @@ from budgetbench.methods.budget_forcing import BudgetForcing
 from budgetbench.run.sweep import Sweep, run_sweep
 from budgetbench.tasks import Task
 from budgetbench.types import Problem
-from tests.unit.test_pipeline import ListStore, policy  # policy: continues its own output the same way
+from tests.helpers.methods import ListStore, policy  # policy: continues its own output the same way
 
 TASK = Task("t", "test", 6, "integer", "", "", lambda d: [])
 PROBLEMS = [Problem(f"p{i}", f"question {i}", "42") for i in range(6)]

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from budgetbench.run import pipeline
 from budgetbench.testing.scripted import EOS, CharTokenizer, ScriptedEngine
 from budgetbench.formats import S1, THINK_TAGS, ThinkingFormat
-from budgetbench.methods.base import MethodConfig, Trace
+from budgetbench.methods.base import MethodConfig
 from budgetbench.methods.budget_forcing import BudgetForcing, split_at_stop
-from budgetbench.run.pipeline import Job
-from budgetbench.types import Problem
-
-PROBLEM = Problem("p1", "What is 6*7?", "42")
+from tests.helpers.methods import PROBLEM, drive, thinking_part
 
 
-def drive(method, engine, traces: list[Trace]) -> list[Trace]:
-    """The pipeline without grading or storage (budgetbench.run.pipeline.drive)."""
-    pipeline.drive(engine, [Job(method, t) for t in traces])
-    return traces
+
 
 
 def make(policy, fmt: ThinkingFormat = THINK_TAGS, specials=("</think>",), **config):
@@ -27,8 +20,6 @@ def make(policy, fmt: ThinkingFormat = THINK_TAGS, specials=("</think>",), **con
     return BudgetForcing(tok, fmt, MethodConfig(**config)), engine
 
 
-def thinking_part(context: str) -> str:
-    return context.split("<think>\n", 1)[1]
 
 
 def rambler(context: str) -> str:

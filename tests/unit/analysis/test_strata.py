@@ -16,7 +16,7 @@ from budgetbench.cli.report import report
 from budgetbench.analysis.problems import ALL, MISSING, load_samples, problem_frame, strata_order, stratum_value
 from budgetbench.analysis.strata import AdvisorConfig, advisor_tables, reading, strata_curves
 
-from tests.unit.analysis_fixtures import record, write_results
+from tests.helpers.results import record, write_results
 
 DESIGN = {  # level: (problems, correct per budget, tokens per budget)
     1: (10, (True, True, True), (80, 150, 300)),

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from budgetbench.errors import UserError
-from budgetbench.results.store import ResultStore, merge_sweep, read_records
+from budgetbench.results.reader import read_samples
+from budgetbench.results.store import ResultStore, merge_sweep
 
 SPEC = {"model": "m", "task": "t", "method": "budget_forcing", "budgets": [8], "waits": [0], "samples": 1,
         "limit": None, "seed": 0}
@@ -31,7 +32,7 @@ def test_torn_last_line_is_cut_off_on_resume(tmp_path):
         store.append([rec("a")])
     path = tmp_path / "r" / "samples.jsonl"
     path.write_text(path.read_text() + '{"problem_id": "b", "bud')
-    assert [r["problem_id"] for r in read_records(path)] == ["a"]
+    assert [r["problem_id"] for r in read_samples(path)] == ["a"]
     with ResultStore(tmp_path / "r") as store:
         assert store.open(SPEC) == {("a", "8", 0, 0)}
         store.append([rec("b")])

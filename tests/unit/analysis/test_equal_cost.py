@@ -15,7 +15,7 @@ import pytest
 from budgetbench.analysis.equal_cost import equal_cost_table
 from budgetbench.analysis.problems import load_samples
 
-from tests.unit.analysis_fixtures import record, write_results
+from tests.helpers.results import record, write_results
 
 LEVEL = {"p1": {"level": 1}, "p2": {"level": 2}}
 

@@ -14,7 +14,7 @@ from budgetbench.engines.base import EngineError
 from budgetbench.engines.openai import OpenAIEngine, normalize_base_url
 from budgetbench.toy import MODEL_DIR
 from budgetbench.types import GenRequest, SamplingParams
-from tests.conftest import free_port
+from tests.helpers.cli import free_port
 
 pytest.importorskip("requests")
 

@@ -9,7 +9,7 @@ from budgetbench.analysis.problems import (
     load_samples, overthinking_pair, overthinking_table, problem_frame, problem_row, problem_view,
 )
 
-from tests.unit.analysis_fixtures import record, write_results
+from tests.helpers.results import record, write_results
 
 
 def test_first_solved_and_stays_solved():

@@ -10,11 +10,16 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from budgetbench.report import writers as R
+from budgetbench.analysis import metrics as M
+from budgetbench.analysis import runs as RUNS
+from budgetbench.report import figures as F
+from budgetbench.report import tables as T
+from budgetbench.results import reader as READER
 from budgetbench.cli.report import report
 from budgetbench.analysis.metrics import method_metrics
+from tests.helpers.cli import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 PAPER = ROOT / "results" / "paper"
 OUTPUTS = ["runs.csv", "runs.md", "runs.tex", "methods.csv", "methods.md", "methods.tex",
            "accuracy.png", "accuracy.svg", "forced_end.png", "forced_end.svg"]
@@ -44,7 +49,7 @@ def test_report_paper_prints_table3(tmp_path):
 
 
 def test_paper_methods_dataframe():
-    runs = R.load_runs([PAPER])
+    runs = RUNS.load_runs([PAPER])
     assert len(runs) == 23 and set(runs["ci_method"]) == {"wilson"}
     table = method_metrics(runs).set_index("label")
     assert list(table.index) == list(TABLE3)
@@ -96,18 +101,18 @@ def test_report_writes_every_file(results, tmp_path):
     out = tmp_path / "out"
     result = _invoke(*map(str, results), "--out", str(out), "--show-runs")
     assert result.exit_code == 0, result.output
-    assert "samples.jsonl:25: skipped a line that is not a JSON object" in result.output
+    assert "samples.jsonl:25: the last line is incomplete" in result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
-    w, h = R.PANEL_SIZE
+    w, h = F.PANEL_SIZE
     for name in ("accuracy.png", "forced_end.png"):
         image = mpimg.imread(out / name)
-        assert image.shape == (round(h * R.FIG_DPI), round((w + R.LEGEND_WIDTH) * R.FIG_DPI), 4)
+        assert image.shape == (round(h * F.FIG_DPI), round((w + F.LEGEND_WIDTH) * F.FIG_DPI), 4)
         assert image[..., :3].std() > 0.05  # not a blank canvas
     for name in ("accuracy.svg", "forced_end.svg"):
         assert (out / name).read_text().lstrip().startswith("<?xml")
 
     runs = pd.read_csv(out / "runs.csv")
-    assert len(runs) == 6 and list(runs.columns) == R.RUN_COLUMNS
+    assert len(runs) == 6 and list(runs.columns) == M.RUN_COLUMNS
     assert list(runs["method"]) == ["budget_forcing"] * 3 + ["step_conditional"] * 3
     assert list(runs["budget"]) == [512, 1024, 2048, 4, 8, 16]
     assert (runs["n"] == 8).all() and (runs["n_problems"] == 4).all()
@@ -122,7 +127,7 @@ def test_report_writes_every_file(results, tmp_path):
     assert "\\toprule" in (out / "methods.tex").read_text()
 
     # runs.csv is itself a run-level file: reading it back gives the same method metrics.
-    again = method_metrics(R.load_runs([out / "runs.csv"]))
+    again = method_metrics(RUNS.load_runs([out / "runs.csv"]))
     pd.testing.assert_frame_equal(again[["control_pct", "scaling", "performance_pct", "adherence_pct"]],
                                   methods[["control_pct", "scaling", "performance_pct", "adherence_pct"]],
                                   check_exact=False, check_dtype=False, rtol=1e-8)
@@ -137,15 +142,15 @@ def test_report_is_deterministic(results, tmp_path):
 
 def test_load_records_adds_model_and_skips_torn_lines(results):
     messages = []
-    records = R.load_records(results, warn=messages.append)
+    records = READER.load_records(results, warn=messages.append)
     assert len(records) == 48 and set(records["model"]) == {"org/tiny-model"}
     assert len(messages) == 1 and "samples.jsonl:25" in messages[0]
-    runs = R.summarize_runs(records)
+    runs = M.summarize_runs(records)
     assert list(runs.columns[:4]) == ["model", "task", "method", "budget"] and len(runs) == 6
 
 
 def test_results_parent_folder_stands_for_its_result_dirs(results, tmp_path):
-    runs = R.load_runs([tmp_path], warn=lambda m: None)
+    runs = RUNS.load_runs([tmp_path], warn=lambda m: None)
     assert len(runs) == 6
 
 
@@ -171,13 +176,13 @@ def test_unreadable_input_is_a_usage_error(tmp_path, make):
 def test_duplicate_runs_are_rejected(tmp_path):
     copy = tmp_path / "copy.csv"
     copy.write_bytes((PAPER / "s1-32B_aime24.csv").read_bytes())
-    with pytest.raises(R.ResultsError, match="twice"):
-        R.load_runs([PAPER, copy])
+    with pytest.raises(READER.ResultsError, match="twice"):
+        RUNS.load_runs([PAPER, copy])
 
 
 def test_markdown_and_latex_escaping():
     table = pd.DataFrame({"method": ["a|b", "x_y"], "Scaling": ["-24", "—"], "|A|": ["5", "2"]})
-    md = R.to_markdown(table, "note")
+    md = T.to_markdown(table, "note")
     assert "| a\\|b | -24 | 5 |" in md and md.endswith("\n\nnote\n")
-    tex = R.to_latex(table)
+    tex = T.to_latex(table)
     assert r"x\_y & --- & 2 \\" in tex and r"a|b & $-$24 & 5 \\" in tex and "$|A|$" in tex

@@ -1,0 +1,47 @@
+"""The record schema: one line of ``samples.jsonl`` is one :class:`SampleRecord`.
+
+``CORE_FIELDS`` are on every record, in the order they are written (the README lists them; a
+test keeps the two equal). ``METHOD_FIELDS`` are the extras some methods add. Readers must
+accept fields they do not know (a plugin method may add its own).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict, get_type_hints
+
+
+class _Core(TypedDict):
+    task: str
+    problem_id: str
+    method: str
+    budget: int | str  # the method's parsed budget (class names, "none", K for majority_vote)
+    waits: int  # budget-forcing extensions asked for
+    sample: int  # 0 .. samples-1
+    seed: int  # the sample's seed (the same at every budget)
+    thinking_tokens: int  # every thinking token counted once, inserted "Wait"s included
+    answer_tokens: int
+    forced_end: bool  # the thinking was cut at the cap
+    extensions: int  # times the end of thinking was suppressed
+    finish_reason: str | None  # the engine's, for the answer: "stop" or "length"
+    thinking_text: str
+    answer_text: str  # the answer prefix after a cut, then the answer
+    rounds: int  # engine requests this sample took
+    extracted: str | None  # the answer the grader found (None: none)
+    gold: str
+    correct: bool  # the verdict (a grader timeout or crash is False with a grade_note)
+    grade_note: str
+    metadata: dict[str, Any]  # the problem's (level, subject, ...): what --by groups by
+
+
+class SampleRecord(_Core, total=False):
+    steps: int  # step_conditional(+bf): complete steps in the thinking
+    tries: int  # rejection_sampling: candidates drawn
+    candidate_tokens: int  # rejection_sampling: thinking tokens of all candidates
+    unmet: bool  # rejection_sampling: no candidate within the budget after --max-tries
+    thinking_budget_path: Literal["native"]  # --native-thinking-budget: vLLM capped the thinking
+
+
+CORE_FIELDS: tuple[str, ...] = tuple(get_type_hints(_Core))
+METHOD_FIELDS: tuple[str, ...] = tuple(k for k in get_type_hints(SampleRecord) if k not in CORE_FIELDS)
+TEXT_FIELDS = ("thinking_text", "answer_text")  # the bulk of a record: left out where only numbers are read
+KEY_FIELDS = ("problem_id", "budget", "waits", "sample")  # one record per key in a results directory
