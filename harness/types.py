@@ -1,7 +1,7 @@
-"""The harness's shared vocabulary: problems, engine requests and results, records.
+"""The shared vocabulary: problems, engine requests and their results.
 
-Everything here is a frozen dataclass (or a plain JSON-able dict for records), so that
-a method, an engine and a task can be written and tested without knowing each other.
+Everything here is a frozen dataclass, so that a method, an engine and a task can be written
+and tested without knowing each other. (A record's fields: ``results.schema``.)
 """
 
 from __future__ import annotations
@@ -81,24 +81,3 @@ class GenResult:
     @property
     def first(self) -> Completion:
         return self.completions[0]
-
-
-# Fields every line of samples.jsonl carries (more may follow: method-specific extras).
-RECORD_FIELDS = (
-    "task",
-    "problem_id",
-    "method",
-    "budget",
-    "sample",
-    "seed",
-    "thinking_tokens",
-    "answer_tokens",
-    "forced_end",
-    "extensions",
-    "finish_reason",
-    "thinking_text",
-    "answer_text",
-    "extracted",
-    "gold",
-    "correct",
-)

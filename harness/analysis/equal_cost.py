@@ -25,11 +25,13 @@ from typing import Any
 import pandas as pd
 
 from budgetbench.budgets import normalize_budget
-from budgetbench.analysis.problems import VOTE_METHOD, Samples, default_ks, sort_table, with_stratum
+from budgetbench.methods.budget_forcing import BudgetForcing
+from budgetbench.analysis.problems import Samples, default_ks, is_vote, with_stratum
+from budgetbench.analysis.keys import sort_table
 from budgetbench.analysis.stats import is_correct
 from budgetbench.analysis.votes import vote_runs
 
-SEQUENTIAL_METHOD = "budget_forcing"
+SEQUENTIAL_METHOD = BudgetForcing.name  # the sequential family: budget forcing at each cap
 FAMILIES = ("sequential", "parallel", "hybrid")
 COLUMNS = ["model", "task", "field", "stratum", "family", "method", "waits", "cap", "k", "n_problems",
            "total_thinking_tokens", "accuracy_pct", "ci_low_pct", "ci_high_pct", "sequential_at_cost_pct",
@@ -70,7 +72,7 @@ def _samples_per_problem(records: pd.DataFrame) -> int:
 def points(samples: Samples, records: pd.DataFrame | None = None) -> pd.DataFrame:
     """Sequential, parallel and hybrid points of ``records`` (default: all of ``samples``)."""
     records = samples.records if records is None else records
-    wanted = records["method"].isin([SEQUENTIAL_METHOD, VOTE_METHOD]) if not records.empty else []
+    wanted = ((records["method"] == SEQUENTIAL_METHOD) | is_vote(records["method"])) if not records.empty else []
     if records.empty or not wanted.any():
         return pd.DataFrame(columns=[c for c in COLUMNS if c not in ("field", "stratum")])
     records = _votable(records[wanted])

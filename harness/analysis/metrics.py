@@ -25,67 +25,25 @@ import numpy as np
 import pandas as pd
 
 from budgetbench.analysis.stats import bootstrap_interval, verdict_scores
-from budgetbench.budgets import normalize_budget, order_key
-from budgetbench.methods import catalogue, method_info
+from budgetbench.analysis.keys import RUN_KEYS, a_max, budget_unit, method_label, sort_table
+from budgetbench.budgets import normalize_budget
+from budgetbench.methods import method_info
 
-RUN_KEYS = ("model", "task", "method", "budget", "waits")  # waits: budget-forcing extensions
 
 
 # --------------------------------------------------------------------------- methods and budgets
-def budget_unit(method: str) -> str:
-    """Unit of a method's budget: "tokens", "steps", "class", "samples", "none" (the catalogue's)."""
-    return method_info(method).budget_unit
 
 
-def a_max(method: str, budget: Any) -> float | None:
-    """Token cap of a run for Control/adherence/overshoot, or None where the method has none."""
-    return method_info(method).a_max(normalize_budget(budget))
 
 
-def method_label(method: str, waits: int = 0) -> str:
-    """A method's short name in tables and legends (the paper's TCC, SCC+BF, ...), with
-    ``w=N`` for N budget-forcing extensions."""
-    return method_info(method).label + (f" w={int(waits)}" if int(waits) else "")
 
 
-def method_rank(method: str) -> int:
-    """Position of a method in tables: the paper's order, other methods after."""
-    return method_info(method).rank
 
 
-def named_budget_order() -> tuple[str, ...]:
-    """The budgets that are words, in display order (short < none < long), from the catalogue."""
-    seen: dict[str, None] = {}
-    for info in catalogue():
-        seen.update(dict.fromkeys(info.named_budgets))
-    return tuple(seen)
 
 
-def budget_sort_key(budget: Any) -> tuple[int, float, str]:
-    """Numbers ascending, then the methods' named budgets (short < none < long), then other text."""
-    return order_key(normalize_budget(budget), named_budget_order())
 
 
-def sort_runs(df: pd.DataFrame, keys: Sequence[str] = RUN_KEYS) -> pd.DataFrame:
-    """Rows in a stable order: model, task, the paper's method order, budget (see budget_sort_key)."""
-    if df.empty:
-        return df.reset_index(drop=True)
-
-    def key(row: pd.Series) -> tuple:
-        parts: list[Any] = []
-        for k in keys:
-            if k == "method":
-                parts += [method_rank(row[k]), str(row[k])]
-            elif k == "budget":
-                parts.append(budget_sort_key(row[k]))
-            elif k == "waits":
-                parts.append(int(row[k]) if str(row[k]).lstrip("-").isdigit() else 0)
-            else:
-                parts.append(str(row[k]))
-        return tuple(parts)
-
-    order = sorted(range(len(df)), key=lambda i: key(df.iloc[i]))
-    return df.iloc[order].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- method metrics
@@ -228,7 +186,7 @@ def summarize_runs(records: pd.DataFrame) -> pd.DataFrame:
     """One row per run (model × task × method × budget) of sample records, columns RUN_COLUMNS.
 
     Works without a ``model`` column (as ``bench run`` may call it); rows are sorted by
-    :func:`sort_runs`. Accuracy is in percent, with a 95% percentile-bootstrap interval over problems.
+    :func:`keys.sort_table`. Accuracy is in percent, with a 95% percentile-bootstrap interval over problems.
     """
     keys = [k for k in RUN_KEYS if k in records.columns]
     if records.empty:
@@ -239,7 +197,7 @@ def summarize_runs(records: pd.DataFrame) -> pd.DataFrame:
         key = dict(zip(keys, values))
         rows.append({**key, **run_stats(group, key.get("method", ""), key["budget"])})
     out = pd.DataFrame(rows)
-    return sort_runs(out[[c for c in RUN_COLUMNS if c in out.columns]], keys)
+    return sort_table(out[[c for c in RUN_COLUMNS if c in out.columns]], keys)
 
 
 METHOD_COLUMNS = [
@@ -308,5 +266,5 @@ def method_metrics(runs: pd.DataFrame, *, x: str = "log2") -> pd.DataFrame:
             else 100.0 * float(default["correct"]) / float(default["n"]),
         })
     out = pd.DataFrame(rows, columns=METHOD_COLUMNS)
-    return sort_runs(out, ("model", "task", "method"))
+    return sort_table(out, ("model", "task", "method"))
 

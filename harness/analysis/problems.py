@@ -25,24 +25,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from budgetbench.errors import UserError
-from budgetbench.analysis.metrics import budget_sort_key, method_rank
-from budgetbench.budgets import as_value, is_number, normalize_budget, order_key
+from budgetbench.analysis.keys import MISSING, budget_sort_key, sort_table, stratum_value
 from budgetbench.analysis.runs import find_inputs
-from budgetbench.results.reader import ResultsError, Warn, default_warn, load_records, read_spec, unique_paths
 from budgetbench.analysis.stats import verdict_scores
 from budgetbench.analysis.votes import maj_at_k, problem_vote_keys
+from budgetbench.budgets import is_number, normalize_budget
+from budgetbench.errors import UserError
+from budgetbench.methods import method_info
+from budgetbench.results.reader import ResultsError, Warn, default_warn, load_records, read_spec, unique_paths
 
 GROUP_KEYS = ("model", "task", "method", "waits")
 FRAME_COLUMNS = [*GROUP_KEYS, "budget", "problem_id", "correct", "n", "tokens", "metadata"]
-VOTE_METHOD = "majority_vote"
-MISSING = "(missing)"
-ALL = "(all)"  # the stratum of every problem together
 VIEW_COLUMNS = [
     *GROUP_KEYS, "problem_id", "samples", "budgets", "first_solved_all", "first_solved_majority",
     "stays_solved_all", "stays_solved_majority", "overthinking", "overthinking_budget",
@@ -65,6 +63,11 @@ class Samples:
     vote_ks: Mapping[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
 
 
+def is_vote(methods: pd.Series) -> pd.Series:
+    """Which rows are samples of a vote (a method whose records count as maj@K, such as majority_vote)."""
+    return methods.map(lambda m: method_info(str(m)).votes).astype(bool)
+
+
 # --------------------------------------------------------------------------- loading
 def load_samples(paths: Sequence[str | Path], *, warn: Warn = default_warn) -> Samples:
     """Records of the results directories among ``paths`` (folders of them included).
@@ -83,7 +86,7 @@ def load_samples(paths: Sequence[str | Path], *, warn: Warn = default_warn) -> S
         if records.empty:
             continue
         spec = read_spec(directory)
-        if spec.get("method") == VOTE_METHOD:
+        if method_info(str(spec.get("method"))).votes:
             named = {int(b) for b in map(normalize_budget, spec.get("budgets") or []) if isinstance(b, int)}
             for key in set(zip(records["model"], records["task"])):
                 ks[key] = tuple(sorted(set(ks.get(key, ())) | named))
@@ -109,7 +112,7 @@ def problem_frame(samples: Samples) -> pd.DataFrame:
     if samples.records.empty:
         return pd.DataFrame(columns=FRAME_COLUMNS)
     records = _prepared(samples.records)
-    votes = records["method"] == VOTE_METHOD
+    votes = is_vote(records["method"])
     parts = [_sample_rows(records[~votes]), _vote_rows(records[votes], samples.vote_ks)]
     frame = pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
     frame["budget"] = pd.Series([normalize_budget(b) for b in frame["budget"]], index=frame.index, dtype=object)
@@ -178,36 +181,12 @@ def check_fields(frame: pd.DataFrame, fields: Sequence[str]) -> None:
         raise UserError(f"--by {unknown[0]}: no problem in the results has that field; available: {have}")
 
 
-def stratum_value(value: Any) -> int | float | str:
-    """A metadata value as a stratum (``budgets.as_value``): null -> MISSING."""
-    return as_value(value, MISSING)
 
 
-def stratum_sort_key(value: Any) -> tuple[int, float, str]:
-    """Numbers ascending, then text alphabetically, then MISSING, then ALL."""
-    return order_key(value, last=(MISSING, ALL))
 
 
-def strata_order(values: Iterable[Any]) -> list[Any]:
-    """Distinct strata in display order."""
-    return sorted(set(values), key=stratum_sort_key)
 
 
-def sort_table(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
-    """Rows in display order by ``keys``: methods in the paper's order, budgets (and caps) as
-    ``budget_sort_key``, strata as ``stratum_sort_key``, other numbers before text."""
-    def part(column: str, value: Any) -> tuple:
-        if column == "method":
-            return (method_rank(value), str(value))
-        if column in ("budget", "cap"):
-            return budget_sort_key(value)
-        if column == "stratum":
-            return stratum_sort_key(value)
-        return (0, float(value), "") if is_number(value) else (1, 0.0, str(value))
-
-    columns = [list(df[k]) for k in keys]
-    order = sorted(range(len(df)), key=lambda i: tuple(part(k, col[i]) for k, col in zip(keys, columns)))
-    return df.iloc[order].reset_index(drop=True)
 
 
 def with_stratum(frame: pd.DataFrame, field: str) -> pd.DataFrame:
@@ -258,7 +237,7 @@ def problem_row(budgets: Sequence[Any], correct: Sequence[float], n: Sequence[in
 def problem_view(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per group × problem (majority_vote left out), columns VIEW_COLUMNS then the
     problems' metadata fields (prefixed ``meta_`` where a name is taken)."""
-    frame = frame[frame["method"] != VOTE_METHOD]
+    frame = frame[~is_vote(frame["method"])]
     fields = metadata_fields(frame)
     rows = []
     for key, g in frame.groupby([*GROUP_KEYS, "problem_id"], sort=False):

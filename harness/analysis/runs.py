@@ -15,7 +15,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from budgetbench.analysis.metrics import RUN_COLUMNS, RUN_KEYS, a_max, budget_unit, sort_runs, summarize_runs
+from budgetbench.analysis.metrics import RUN_COLUMNS, summarize_runs
+from budgetbench.analysis.keys import RUN_KEYS, a_max, budget_unit, sort_table
 from budgetbench.analysis.stats import wilson_interval
 from budgetbench.analysis.votes import vote_runs
 from budgetbench.budgets import normalize_budget
@@ -117,4 +118,4 @@ def load_runs(paths: Sequence[str | Path], *, warn: Warn = default_warn) -> pd.D
         if col not in (*RUN_KEYS, "unit", "ci_method"):
             runs[col] = pd.to_numeric(runs[col], errors="coerce").astype(float)
     runs["n"], runs["correct"] = runs["n"].astype(int), runs["correct"].astype(int)
-    return sort_runs(runs[RUN_COLUMNS])
+    return sort_table(runs[RUN_COLUMNS])

@@ -32,11 +32,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from budgetbench.analysis.metrics import (
-    budget_sort_key, budget_unit,
-)
+from budgetbench.analysis.keys import budget_sort_key, budget_unit
 from budgetbench.analysis.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CI_LEVEL, bootstrap_interval
-from budgetbench.analysis.problems import ALL, GROUP_KEYS, sort_table, strata_order, with_stratum
+from budgetbench.analysis.problems import GROUP_KEYS, with_stratum
+from budgetbench.analysis.keys import ALL, sort_table, strata_order
 
 CURVE_COLUMNS = [*GROUP_KEYS, "field", "stratum", "budget", "n_problems", "n", "accuracy_pct",
                  "ci_low_pct", "ci_high_pct", "mean_thinking_tokens"]

@@ -1,4 +1,4 @@
-"""Vote statistics over one set of samples per problem: maj@k, pass@k, coverage.
+"""Vote statistics over one set of samples per problem: maj@k and the runs of a vote.
 
 maj@k is the expected accuracy of a majority vote over a uniformly random size-k subset of a
 problem's n samples (not just the first k): computed exactly when there are at most
@@ -6,7 +6,7 @@ problem's n samples (not just the first k): computed exactly when there are at m
 (deterministic). Ties between the top answers are broken uniformly at random (in expectation).
 Votes are clustered by answer: every answer graded correct is the gold answer's cluster; other
 answers by their extracted text with whitespace removed; unextractable answers do not vote.
-pass@k is the unbiased estimator of Chen et al. (2021); coverage is pass@n.
+pass@k (``analysis.stats.pass_at_k``) is the unbiased estimator of Chen et al. (2021).
 """
 
 from __future__ import annotations

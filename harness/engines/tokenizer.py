@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
 from budgetbench.engines.base import EngineError, MissingExtraError
@@ -65,7 +64,3 @@ class HFTokenizer:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def model_exists_locally(model: str) -> bool:
-    return Path(model).expanduser().is_dir()

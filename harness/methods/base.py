@@ -19,7 +19,6 @@ from budgetbench.budgets import Budget
 from budgetbench.types import GenRequest, GenResult, Problem
 
 
-
 @dataclass(frozen=True)
 class MethodConfig:
     """Settings shared by all methods (command-line flags)."""

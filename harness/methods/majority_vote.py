@@ -3,7 +3,7 @@
 The budget is K, the number of samples. A sweep ``--budgets 1,2,4,8,16`` generates one set of
 max(K) samples per problem (temperature 1 by default), each a plain generation or, with
 ``--budget-per-sample N``, budget forcing capped at N tokens (the hybrid of sequential and
-parallel scaling). maj@k, pass@k and coverage for every k are computed from that one set by
+parallel scaling). maj@k and pass@k for every k are computed from that one set by
 ``budgetbench.analysis.votes`` at report time; records are ordinary per-sample records whose ``budget`` is
 the per-sample cap (``none`` when uncapped), so adding a larger K later only generates the
 missing samples.

@@ -14,9 +14,11 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from budgetbench.analysis.metrics import budget_sort_key, method_label
-from budgetbench.analysis.problems import GROUP_KEYS, strata_order
-from budgetbench.analysis.metrics import method_rank, sort_runs
+from budgetbench.analysis.keys import budget_sort_key, method_label
+from budgetbench.analysis.problems import GROUP_KEYS
+from budgetbench.analysis.keys import strata_order
+from budgetbench.analysis.keys import method_rank, sort_table
+from budgetbench.methods import method_info
 from budgetbench.report.tables import model_name
 
 FIG_DPI = 150
@@ -91,7 +93,7 @@ def save_figure(fig, axes, stem: Path) -> list[Path]:
 def _series(runs: pd.DataFrame):
     """Lines in table order: (panel index, style, legend label, method, runs of that line)."""
     tasks, models = sorted(runs["task"].unique()), sorted(runs["model"].unique())
-    for (model, task, method), group in sort_runs(runs).groupby(["model", "task", "method"], sort=False):
+    for (model, task, method), group in sort_table(runs).groupby(["model", "task", "method"], sort=False):
         label = method_label(method) + (f" · {model_name(model)}" if len(models) > 1 else "")
         yield tasks.index(task), method_style(method, models.index(model)), label, method, group
 
@@ -106,7 +108,8 @@ def plot_accuracy(runs: pd.DataFrame, stem: str | Path) -> list[Path]:
     tasks = sorted(runs["task"].unique())
     fig, axes = _figure(tasks)
     for t, style, label, method, group in _series(runs):
-        default = (group["budget"] == "none") & (method == "class_conditional")
+        reference = method_info(method).reference_budget  # CCC's default run: a star, not on the line
+        default = (group["budget"] == reference) if reference else pd.Series(False, index=group.index)
         line = group[~default].sort_values("mean_thinking_tokens", kind="stable")
         axes[t].errorbar(line["mean_thinking_tokens"], line["accuracy_pct"], yerr=_yerr(line), capsize=2.5,
                          markersize=4, linewidth=1.4, elinewidth=0.8, label=label, **style)

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
-from budgetbench.analysis.metrics import method_label
+from budgetbench.analysis.keys import method_label
 from budgetbench.analysis.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 
 CI_NOTE = (f"Accuracy intervals: 95% percentile bootstrap over problems ({BOOTSTRAP_RESAMPLES} resamples, "

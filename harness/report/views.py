@@ -15,7 +15,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -23,7 +23,7 @@ from budgetbench.report.figures import plot_equal_cost, plot_strata
 from budgetbench.analysis.equal_cost import NOTE as EQUAL_COST_NOTE
 from budgetbench.analysis.equal_cost import equal_cost_table
 from budgetbench.errors import UserError
-from budgetbench.analysis.metrics import method_label
+from budgetbench.analysis.keys import method_label
 from budgetbench.analysis.problems import (
     GROUP_KEYS, OVERTHINKING_NOTE, Samples, check_fields, load_samples, overthinking_table, problem_frame,
     problem_view,

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 DATA_DIR_ENV = "BUDGETBENCH_DATA_DIR"
 
 
-
 @dataclass(frozen=True)
 class Task:
     """A benchmark: ``load(data_dir)`` returns its problems (``data_dir`` None = the hub)."""

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from budgetbench.cli.report import report
-from budgetbench.analysis.problems import ALL, MISSING, load_samples, problem_frame, strata_order, stratum_value
+from budgetbench.analysis.problems import load_samples, problem_frame
+from budgetbench.analysis.keys import ALL, MISSING, strata_order, stratum_value
 from budgetbench.analysis.strata import AdvisorConfig, advisor_tables, reading, strata_curves
 
 from tests.helpers.results import record, write_results

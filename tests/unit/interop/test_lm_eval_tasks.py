@@ -11,9 +11,6 @@ from budgetbench.toy import make_problems
 from tests.helpers.lm_eval import write_local_task
 
 
-
-
-
 # -- references (no lm-eval needed) -------------------------------------------------------------
 def test_reference_forms(tmp_path):
     assert parse_ref("lm_eval:gsm8k", env={}) == LmEvalTaskRef("gsm8k")

@@ -11,15 +11,10 @@ from budgetbench.methods.budget_forcing import BudgetForcing, split_at_stop
 from tests.helpers.methods import PROBLEM, drive, thinking_part
 
 
-
-
-
 def make(policy, fmt: ThinkingFormat = THINK_TAGS, specials=("</think>",), **config):
     tok = CharTokenizer(specials=specials)
     engine = ScriptedEngine(policy, tok)
     return BudgetForcing(tok, fmt, MethodConfig(**config)), engine
-
-
 
 
 def rambler(context: str) -> str:

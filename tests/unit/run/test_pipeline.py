@@ -33,10 +33,6 @@ ROUND_RUNNER_DIGESTS = {
 }
 
 
-
-
-
-
 def digest(records) -> str:
     ordered = sorted(records, key=lambda r: (r["problem_id"], r["budget"], r["waits"], r["sample"]))
     return hashlib.sha256(json.dumps(ordered, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

@@ -12,8 +12,6 @@ from budgetbench.tasks import get_task
 from tests.helpers.cli import REPO
 
 
-
-
 def test_generator_is_seeded():
     assert toy.make_problems(50, seed=7) == toy.make_problems(50, seed=7)
     assert toy.make_problems(50, seed=7) != toy.make_problems(50, seed=8)
