@@ -20,7 +20,7 @@ def data_dir() -> Path:
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """Tiny random models of every thinking format, built once per test session."""
     pytest.importorskip("transformers")
-    from budgetbench.testing.tiny import build_tiny_model
+    from budgetbench.testing.random_models import build_random_model
 
     root = tmp_path_factory.mktemp("tiny-models")
-    return {fmt: build_tiny_model(root / fmt, fmt) for fmt in ("think", "think-split", "s1")}
+    return {fmt: build_random_model(root / fmt, fmt) for fmt in ("think", "think-split", "s1")}

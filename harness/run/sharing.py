@@ -14,7 +14,7 @@ Under greedy decoding that holds token for token; under sampling each follower i
 of its capped process, drawn with the same per-sample seed (its first tokens are the leader's).
 
 A follower that ended its thinking where the leader did asks for the same answer as the leader;
-``dedupe`` sends identical requests of a round to the engine once.
+the pipeline sends identical requests in flight to the engine once.
 """
 
 from __future__ import annotations
@@ -73,16 +73,3 @@ def shadow_step(method, follower: Trace, leader_request: GenRequest, result: Gen
     cut = GenResult(tuple(truncate(c, request.params.max_tokens, method.tok.decode) for c in result.completions))
     method.update(follower, cut)
     return follower.phase == "thinking"
-
-
-def dedupe(requests: Sequence[GenRequest]) -> tuple[list[GenRequest], list[int]]:
-    """Unique requests, and for each input the index of its unique request."""
-    index: dict[GenRequest, int] = {}
-    unique: list[GenRequest] = []
-    where = []
-    for r in requests:
-        if r not in index:
-            index[r] = len(unique)
-            unique.append(r)
-        where.append(index[r])
-    return unique, where

@@ -77,9 +77,9 @@ def main() -> None:
 
     model = args.model
     if model is None:
-        from budgetbench.testing.tiny import build_tiny_model
+        from budgetbench.testing.random_models import build_random_model
 
-        model = str(build_tiny_model(Path(tempfile.mkdtemp()) / "tiny", "think", boost=0.0))  # never ends thinking
+        model = str(build_random_model(Path(tempfile.mkdtemp()) / "tiny", "think", boost=0.0))  # never ends thinking
     engine = make_engine(args.engine, model, batch_size=64)
     fmt = detect_format(engine.tokenizer.vocab(), engine.tokenizer.chat_template)
     method = BudgetForcing(engine.tokenizer, fmt, MethodConfig(answer_tokens=args.answer_tokens))

@@ -34,10 +34,10 @@ os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
-    from budgetbench.testing.tiny import build_tiny_model
+    from budgetbench.testing.random_models import build_random_model
 
     root = tmp_path_factory.mktemp("vllm-models")
-    return {fmt: build_tiny_model(root / fmt, fmt, heads=2) for fmt in ("think", "think-split")}
+    return {fmt: build_random_model(root / fmt, fmt, heads=2) for fmt in ("think", "think-split")}
 
 
 def run_args(model: Path, out: Path, *extra: str, budgets: str = "8,16,32", waits: str = "0,1,2",

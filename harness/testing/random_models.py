@@ -1,6 +1,6 @@
 """Tiny random models with real tokenizers, for tests and offline smoke runs.
 
-``build_tiny_model(path, fmt)`` writes a standard Hugging Face model directory (Qwen2
+``build_random_model(path, fmt)`` writes a standard Hugging Face model directory (Qwen2
 architecture, a byte-level BPE tokenizer trained on a few lines, a ChatML chat template) in a
 couple of seconds on CPU. The weights are random, except that the rows of the output layer for
 the end-of-thinking and end-of-turn tokens are scaled up, so the model does end its thinking by
@@ -45,7 +45,7 @@ THINK_TEMPLATE = (
 )
 
 
-def build_tiny_model(path: str | Path, fmt: str = "think", *, seed: int = 0, boost: float = 2.0,
+def build_random_model(path: str | Path, fmt: str = "think", *, seed: int = 0, boost: float = 2.0,
                      heads: int = 4) -> Path:
     """Write a tiny random model of thinking format ``fmt`` to ``path`` and return it.
 
