@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-import budgetbench.run.execute as session
 from budgetbench.testing.scripted import EOS, CharTokenizer, ScriptedEngine
 from budgetbench.errors import RunInterrupted, UserError
-from budgetbench.run.execute import RunConfig, execute
+from budgetbench.run.config import RunConfig
+from budgetbench.run.execute import execute
 from tests.helpers.cli import DATA_DIR
 
 
@@ -35,15 +35,12 @@ def config(tmp_path):
                      output=str(tmp_path / "out"), data_dir=str(DATA_DIR), progress=False)
 
 
-def test_engine_error_keeps_finished_samples_and_resume_completes(config, monkeypatch):
-    monkeypatch.setattr(session, "_check_model_path", lambda model: None)
-    monkeypatch.setattr(session, "make_engine", lambda *a, **k: FlakyEngine(fail_on_call=3))
+def test_engine_error_keeps_finished_samples_and_resume_completes(config):
     with pytest.raises(RunInterrupted, match=r"out of memory.*rerun the same command to resume \(3 new samples are saved"):
-        execute(config)
+        execute(config, engine=FlakyEngine(fail_on_call=3))
     lines = open(f"{config.output}/samples.jsonl").read().splitlines()
     assert len(lines) == 3 and all(json.loads(x)["waits"] == 0 for x in lines)  # round 2 finished waits=0
-    monkeypatch.setattr(session, "make_engine", lambda *a, **k: FlakyEngine(fail_on_call=-1))
-    outcome = execute(config)
+    outcome = execute(config, engine=FlakyEngine(fail_on_call=-1))
     assert outcome.stats.skipped == 3 and len(outcome.records) == 9
 
 
@@ -55,7 +52,7 @@ PAYLOADS = [
 ]
 
 
-def test_hostile_model_output_through_a_whole_run_executes_nothing(tmp_path, monkeypatch):
+def test_hostile_model_output_through_a_whole_run_executes_nothing(tmp_path):
     if not (DATA_DIR / "math500.jsonl").is_file():
         pytest.skip("shared data not found")
     marker = tmp_path / "pwned"
@@ -68,12 +65,10 @@ def test_hostile_model_output_through_a_whole_run_executes_nothing(tmp_path, mon
         return f"\\boxed{{{pick}}} and also Final Answer: {pick}" + EOS
 
     engine = ScriptedEngine(hostile, CharTokenizer(specials=("</think>", "<think>\n")))
-    monkeypatch.setattr(session, "_check_model_path", lambda model: None)
-    monkeypatch.setattr(session, "make_engine", lambda *a, **k: engine)
     for task in ("math500", "aime24"):
         config = RunConfig(task=task, model="scripted", budgets=("50",), limit=8, output=str(tmp_path / task),
                            data_dir=str(DATA_DIR), progress=False)
-        outcome = execute(config)
+        outcome = execute(config, engine=engine)
         assert len(outcome.records) == 8 and not any(r["correct"] for r in outcome.records)
     assert not marker.exists()
 
@@ -84,17 +79,14 @@ def _toy_config(tmp_path, **kw):
 
 
 @pytest.fixture
-def scripted(monkeypatch):
-    engine = FlakyEngine(fail_on_call=-1)
-    monkeypatch.setattr(session, "_check_model_path", lambda model: None)
-    monkeypatch.setattr(session, "make_engine", lambda *a, **k: engine)
-    return engine
+def scripted():
+    return FlakyEngine(fail_on_call=-1)
 
 
 @pytest.mark.parametrize("budgets", [("8", "08"), ("8", "+8")])
 def test_one_budget_written_two_ways_is_refused_before_anything_is_written(tmp_path, scripted, budgets):
     with pytest.raises(UserError, match="lists budget 8 twice"):
-        execute(_toy_config(tmp_path, budgets=budgets))
+        execute(_toy_config(tmp_path, budgets=budgets), engine=scripted)
     assert not (tmp_path / "out").exists() and scripted.stats.calls == 0
 
 
@@ -106,11 +98,22 @@ def test_a_task_whose_ids_repeat_is_refused(tmp_path, scripted):
         "TASK = Task('twice', 'ids repeat', 3, 'integer', '', '', lambda d: "
         "[Problem('a', 'q1', '1'), Problem('b', 'q2', '2'), Problem('a', 'q3', '3')])\n")
     with pytest.raises(UserError, match="two problems with id 'a'"):
-        execute(_toy_config(tmp_path, task=str(plugin)))
+        execute(_toy_config(tmp_path, task=str(plugin)), engine=scripted)
     assert not (tmp_path / "out").exists()
 
 
 def test_an_empty_thinking_end_is_refused(tmp_path, scripted):
     with pytest.raises(UserError, match="--thinking-end must not be empty"):
-        execute(_toy_config(tmp_path, format_overrides={"thinking_end": ""}))
+        execute(_toy_config(tmp_path, format_overrides={"thinking_end": ""}), engine=scripted)
     assert not (tmp_path / "out").exists()
+
+
+def test_one_loaded_engine_runs_several_methods(tmp_path, scripted):
+    """The notebook use: load a model once, run methods on it one after another."""
+    outcomes = [execute(_toy_config(tmp_path, method=method, budgets=("8", "40"), output=str(tmp_path / method)),
+                        engine=scripted)
+                for method in ("budget_forcing", "token_conditional", "step_conditional")]
+    assert [len(o.records) for o in outcomes] == [6, 6, 6]
+    assert {r["method"] for o in outcomes for r in o.records} == {"budget_forcing", "token_conditional",
+                                                                 "step_conditional"}
+    assert scripted.stats.calls > 0
