@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
@@ -36,7 +37,12 @@ def _register() -> None:
 _register()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    click.echo(f"warning: {message}", err=True)  # one line, without the source location
+
+
 def main(argv: list[str] | None = None) -> None:
+    warnings.showwarning = _show_warning
     try:
         code = cli.main(args=argv, prog_name="bench", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from budgetbench.errors import UserError
-from budgetbench.results.reader import SAMPLES_FILE, SPEC_FILE, read_samples, read_spec
+from budgetbench.results.reader import SAMPLES_FILE, SPEC_FILE, parse_samples, read_spec, warn_damaged
 from budgetbench.results.schema import KEY_FIELDS
 
 LOCK_FILE = ".lock"
@@ -92,7 +92,9 @@ class ResultStore:
         write_atomic(self.spec_path, json.dumps(spec, indent=2, sort_keys=True) + "\n")
         self._repair_tail()
         self._out = self.samples_path.open("a", encoding="utf-8")
-        return {record_key(r) for r in read_samples(self.samples_path)}
+        parsed = parse_samples(self.samples_path)
+        warn_damaged(parsed)  # damaged lines stay; their samples are generated again
+        return {record_key(r) for r in parsed.records}
 
     def lock(self) -> None:
         """Become the directory's only writer (refuses if another process is)."""
@@ -134,7 +136,8 @@ class ResultStore:
             self._synced = time.monotonic()
 
     def records(self) -> list[dict[str, Any]]:
-        return read_samples(self.samples_path)
+        """The records written so far (a line being written is not one yet)."""
+        return parse_samples(self.samples_path).records
 
     def close(self) -> None:
         if self._out is not None:
