@@ -41,17 +41,30 @@ _STATEMENT = re.compile(
     r"(?:[ \t]*[*_]+)?[ \t]*(?:is|would\s+be|should\s+be|must\s+be|will\s+be|=|:|：|-|–|—)?)"
     r"|(?P<choice>\b(?:correct\s+|best\s+|final\s+|right\s+)?(?:choice|option)\s*(?:is|:|：|=|-)"
     r"|\b(?:choose|select|pick|go\s+with)\b)"
-    r"|(?P<zh>答案\s*(?:是|为)?)",
+    r"|(?P<zh>答案\s*(?:是|为)?|正解は|答えは)"
+    r"|(?P<intl>\b(?:(?:die\s+)?(?:richtige\s+)?antwort(?:\s+ist)?|(?:la\s+)?respuesta(?:\s+correcta)?\s+es(?:\s+la)?"
+    r"|(?:la\s+)?(?:bonne\s+)?r[ée]ponse(?:\s+correcte)?\s+est|(?:la\s+)?risposta(?:\s+corretta)?\s+è"
+    r"|(?:a\s+)?resposta(?:\s+correta)?\s+é|ответ)\b[ \t]*[:：-]?)"
+    r"|(?P<tag><answer>)",
     re.IGNORECASE,
 )
+# A conclusion that names a letter and stops there: "so D.", "Therefore C.", "Ultimately, D.",
+# "it must be D". Strict: the letter must end the clause ("so A is wrong" is no answer).
+_CONCLUSION = re.compile(
+    r"\b(?:therefore|thus|hence|so|ultimately|finally|must\s+be|it\s+is|it's|which\s+is)\b[ \t]*,?", re.I)
+_CLAUSE_END = re.compile(r"[*_$)\]}\\]*(?:[.!;,)]|\s*$|\s*\n|\s*</)")
+# After an answer keyword that is not followed by a letter ("Answer: Based on the table,
+# option C ..."), the first option named later on the same line.
+_NAMED_OPTION = re.compile(r"(?:option|choice)\s*\(?(?P<a>[A-Da-d])\)?(?![\w'’])|\((?P<b>[A-Da-d])\)")
 # Letter-first verdicts: "Option (B) is correct", "(C) is the correct answer", "D is correct".
 _VERDICT = re.compile(
     r"(?i:\b(?:option|choice)\s*\(?(?P<letter>[A-Z])\)?\s+is\s+(?:the\s+)?(?:correct|right|best|answer)\b)"
-    r"|(?:\((?P<letter2>[A-Za-z])\)|\b(?P<letter3>[A-Z]))\s+is\s+(?:the\s+)?(?i:correct|right|best)\b",
+    r"|(?:\((?P<letter2>[A-Za-z])\)|\b(?P<letter3>[A-Z]))\s+is\s+(?:the\s+)?"
+    r"(?:(?i:correct|right|best)|(?i:only)\s+(?:\w+\s+)?(?i:option|choice|answer))\b",
 )
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _OPENERS = ("\\boxed{", "\\text{", "\\textbf{", "\\mathrm{", "\\mathbf{", "\\(", "\\[",
-            "**", "*", "__", "$", "(", "[", "{", ":", "：")
+            "<answer>", "**", "*", "__", "$", "(", "[", "{", ":", "：")
 _OPTION_WORD = re.compile(r"(?:option|choice)\s+", re.IGNORECASE)
 _FOLLOW_WORD = re.compile(r"[ \t]+([a-z]+)")
 
@@ -118,7 +131,17 @@ def _statements(text: str) -> list[tuple[int, str]]:
     found = _box_letters(text)
     for m in _STATEMENT.finditer(text):
         tok = _letter_at(text, m.end(), allow_lower=m.group("choice") is None)
+        if tok is None and (m.group("answer") or m.group("intl") or m.group("zh")):
+            line_end = text.find("\n", m.end())
+            named = _NAMED_OPTION.search(text, m.end(), len(text) if line_end < 0 else line_end)
+            if named is not None:
+                group = "a" if named.group("a") else "b"
+                tok = (named.start(group), named.group(group).upper())
         if tok is not None:
+            found.append(tok)
+    for m in _CONCLUSION.finditer(text):
+        tok = _letter_at(text, m.end(), allow_lower=False)
+        if tok is not None and _CLAUSE_END.match(text, tok[0] + 1):
             found.append(tok)
     for m in _VERDICT.finditer(text):
         group = next(g for g in ("letter", "letter2", "letter3") if m.group(g))

@@ -12,8 +12,13 @@ Decision procedure, first verdict wins:
    last member; a gold equation is reduced to its value only when its left side is a label
    (a name such as ``x``, ``|AB|``, ``\\frac{NO}{BO}``), never when it is a relation between
    quantities (``a + 3z = 0`` stays an equation).
-4. Plain numbers are compared exactly with ``Fraction`` (``numeric.py``): no tolerance, so
-   ``1/2^{99}`` != ``1/2^{98}`` and ``5`` != ``500``. With a percent sign on one side,
+4. Plain numbers are compared exactly with ``Fraction`` (``numeric.py``), so ``1/2^{99}`` !=
+   ``1/2^{98}`` and ``5`` != ``500``; the one tolerance: a decimal with 4+ places equals a
+   fraction whose expansion does not terminate when it is that fraction rounded or truncated
+   (``0.3333`` = 1/3, ``0.33`` != 1/3; ``_approximates``). A comma followed by one or two digits
+   is a decimal comma (``1,22`` = 1.22), by three digits a thousands separator, by a space a
+   list separator (``32, 349`` != 32349). An inequality in one variable equals the interval it
+   describes (``x \\ge 5`` = ``[5,\\infty)``). With a percent sign on one side,
    ``x\\%`` denotes ``x`` or ``x/100``. Numbers with a base subscript compare by value when
    both carry one (``204_5`` != ``204_6``); the subscript may be omitted (``204`` matches
    ``204_5``). Astronomically large values (``9^{9^{9^9}}``) are never computed: wrong,
@@ -35,6 +40,8 @@ from __future__ import annotations
 import re
 
 from .normalize import Normalized, normalize, split_top_level
+from fractions import Fraction
+
 from .numeric import NotNumeric, TooLarge, base_literal, exact_value
 
 __all__ = ["MAX_ANSWER_CHARS", "MAX_DEPTH", "compare"]
@@ -45,6 +52,11 @@ MAX_DEPTH = 40
 _WORD = re.compile(r"\(?[A-Za-z][A-Za-z '\-]*\)?")
 _VAR = r"[A-Za-z](?:_\{?\w+\}?)?"
 _ASSIGNMENT = re.compile(rf"({_VAR})=(.+)")
+_SPACED_LIST = re.compile(r"\d\s*,\s+-?\d")  # "32, 349": two items, not a number with a separator
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d{1,2}")  # "1,22": a decimal point written as a comma
+_LONG_DECIMAL = re.compile(r"-?\d*\.(\d{4,})")
+_INEQUALITY = re.compile(r"(?P<var>[A-Za-z])(?P<op>\\geq?|\\leq?|>|<)(?P<bound>[^<>]+)")
+_BETWEEN = re.compile(r"(?P<lo>[^<>]+?)(?P<op1>\\leq?|<)(?P<var>[A-Za-z])(?P<op2>\\leq?|<)(?P<hi>[^<>]+)")
 
 
 def _depth(s: str) -> int:
@@ -100,9 +112,74 @@ def _numeric_verdict(g: Normalized, p: Normalized, gs: str, ps: str) -> bool | N
     except (NotNumeric, RecursionError, ZeroDivisionError, ValueError):
         return None
     if g.percent == p.percent:
-        return gv == pv
+        return gv == pv or _approximates(gs, gv, ps, pv)
     # exactly one side wrote a percent sign: "x%" may be read as x or as x/100
     return pv in (gv, gv / 100) if g.percent else gv in (pv, pv / 100)
+
+
+def _approximates(gs: str, gv, ps: str, pv) -> bool:
+    """A decimal with at least 4 places equals a fraction whose expansion does not terminate
+    when it is that fraction rounded or truncated at its last place (``0.3333``, ``0.6667``,
+    ``0.0833333333333333``). Two places are too few to tell 1/3 from 0.33; a terminating
+    fraction (1/8) must be given exactly, and irrational golds never reach here."""
+    for literal, value, other in ((ps, pv, gv), (gs, gv, pv)):
+        m = _LONG_DECIMAL.fullmatch(literal)
+        if m is None or _terminates(other):
+            continue
+        scale = 10 ** len(m.group(1))
+        target, exact = abs(value) * scale, abs(other) * scale
+        if target.denominator == 1 and (value < 0) == (other < 0):
+            floor = exact.numerator // exact.denominator
+            rounded = floor + (1 if exact - floor >= Fraction(1, 2) else 0)
+            if target.numerator in (floor, rounded):
+                return True
+    return False
+
+
+def _terminates(value) -> bool:
+    """Whether a fraction has a finite decimal expansion (its denominator is 2^a 5^b)."""
+    d = value.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    return d == 1
+
+
+def _as_interval(s: str) -> str | None:
+    """``x\\ge5`` -> ``[5,\\infty)``, ``2<x\\le3`` -> ``(2,3]``: an inequality in one variable as the
+    interval it describes (None when ``s`` is not one)."""
+    m = _BETWEEN.fullmatch(s)
+    if m is not None:
+        left = "[" if m.group("op1").startswith("\\le") else "("
+        right = "]" if m.group("op2").startswith("\\le") else ")"
+        return f"{left}{m.group('lo')},{m.group('hi')}{right}"
+    m = _INEQUALITY.fullmatch(s)
+    if m is None:
+        return None
+    op, bound = m.group("op"), m.group("bound")
+    if op in (">", "\\ge", "\\geq"):
+        return ("[" if op != ">" else "(") + bound + ",\\infty)"
+    return "(-\\infty," + bound + ("]" if op != "<" else ")")
+
+
+def _spaced_list_vs_number(gold: str, pred: str, gs: str, ps: str) -> bool:
+    """One side is a list written with ", " and the other a plain number: they differ."""
+    for raw, other in ((pred, gs), (gold, ps)):
+        if _SPACED_LIST.search(raw) and "," not in other:
+            try:
+                exact_value(other)
+            except (NotNumeric, TooLarge, RecursionError, ValueError, ZeroDivisionError):
+                continue
+            return True
+    return False
+
+
+def _decimal_comma(raw: str, s: str, other: str) -> str:
+    """``1,22`` read as 1.22 when unambiguous: one comma, one or two digits after it, no
+    space, and the other side is not a list."""
+    if _DECIMAL_COMMA.fullmatch(s) and not _SPACED_LIST.search(raw) and "," not in other:
+        return s.replace(",", ".")
+    return s
 
 
 def _container(s: str) -> str:
@@ -174,6 +251,12 @@ def compare(gold: str, pred: str) -> tuple[bool, str | None]:
     gs, ps = _value_side(g, p, is_gold=True), _value_side(p, g, is_gold=False)
     if gs == ps:
         return True, None
+    if _spaced_list_vs_number(gold, pred, gs, ps):
+        return False, None
+    gs, ps = _decimal_comma(gold, gs, ps), _decimal_comma(pred, ps, gs)
+    gi, pi = _as_interval(gs), _as_interval(ps)
+    if (gi is None) != (pi is None):  # an inequality against an interval: compare intervals
+        gs, ps = gi or gs, pi or ps
     try:
         verdict = _numeric_verdict(g, p, gs, ps)
     except TooLarge:

@@ -1,4 +1,6 @@
-"""Final-answer extraction from a model response.
+"""Extraction primitives: the answer part of a response, boxes, answer markup.
+
+(The rules that pick a math response's final answer are ``final_answer.py``'s.)
 
 Conventions
 -----------
@@ -12,11 +14,8 @@ Conventions
   was cut off inside it), the result is ``None`` even when an earlier complete box exists.
   A truncated final answer is not an answer, and an earlier box is one the model went on
   past; crediting it would reward a cut-off response for an intermediate result.
-* ``extract_answer`` uses the last box; with no box at all it takes the last line starting
-  with ``Final Answer:`` / ``Answer:`` / ``The final answer is`` (case-insensitive; markdown
-  bold/italics around the keyword allowed; the answer may sit on the next non-empty line),
-  stripped of markdown emphasis, ``$...$`` / ``\\(...\\)`` / ``\\[...\\]`` delimiters and a
-  trailing period.
+* ``strip_answer_markup`` removes markdown emphasis, ``$...$`` / ``\\(...\\)`` / ``\\[...\\]``
+  delimiters and a trailing period around an answer.
 
 Every function here runs in time linear in the length of its input (no backtracking-heavy
 regular expressions), so hostile text cannot stall extraction.
@@ -26,19 +25,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["after_thinking", "extract_answer", "extract_boxed", "strip_answer_markup"]
+__all__ = ["after_thinking", "extract_boxed", "match_brace", "strip_answer_markup"]
 
 _BOX_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _THINK_END = "</think>"
-
-# `Answer:` / `Final Answer:` / `The final answer is` at the start of a line, optionally in
-# bold/italics or a heading. Written without adjacent overlapping quantifiers, so a line of
-# 10^6 spaces cannot make it backtrack quadratically.
-_ANSWER_LINE = re.compile(
-    r"^[ \t>#*_-]*(?:the[ \t]+)?(?:final[ \t]+)?answer[ \t*_]*(?:is\b[ \t*_]*[:：]?|[:：])"
-    r"(?P<rest>[^\n]*)$",
-    re.IGNORECASE | re.MULTILINE,
-)
 
 
 def after_thinking(text: str) -> str:
@@ -97,7 +87,7 @@ MAX_MARKUP_LAYERS = 64  # layers of emphasis/math/periods peeled at most (a real
 
 
 def strip_answer_markup(s: str) -> str:
-    """Strip markdown emphasis, math delimiters and a trailing period around an answer.
+    """Strip markdown emphasis, math delimiters and a trailing period (also ``。``) around an answer.
 
     Works on indices into ``s`` (no copies), at most ``MAX_MARKUP_LAYERS`` layers, so it is
     linear in ``len(s)`` whatever the input: 200k characters of ``*`` take milliseconds.
@@ -124,45 +114,8 @@ def strip_answer_markup(s: str) -> str:
             if hi - lo >= len(left) + len(right) and s.startswith(left, lo, hi) and s.endswith(right, lo, hi):
                 lo, hi = trim(lo + len(left), hi - len(right))
                 break
-        if s.endswith(".", lo, hi) and not s.endswith("..", lo, hi):
+        if (s.endswith(".", lo, hi) and not s.endswith("..", lo, hi)) or s.endswith(("。", "．"), lo, hi):
             lo, hi = trim(lo, hi - 1)
         if (lo, hi) == before:
             break
     return s[lo:hi]
-
-
-def _answer_line(text: str) -> str | None:
-    """Content of the last ``Answer:``/``Final Answer:`` line (or the line after it)."""
-    last: re.Match[str] | None = None
-    for last in _ANSWER_LINE.finditer(text):
-        pass
-    if last is None:
-        return None
-    rest = last.group("rest").strip()
-    if not rest.strip("*_ \t"):
-        # keyword alone on its line: the answer is the next non-empty line
-        for line in text[last.end():].splitlines():
-            if line.strip():
-                rest = line.strip()
-                break
-        else:
-            return None
-    ans = strip_answer_markup(rest)
-    return ans or None
-
-
-def extract_answer(text: str) -> str | None:
-    """The final answer of a response: last ``\\boxed{}``, else last ``Answer:`` line.
-
-    Looks only after the last ``</think>``. A truncated last box gives None. An answer line
-    that itself holds an unclosed ``\\boxed{`` gives None too.
-    """
-    if not text:
-        return None
-    tail = after_thinking(text)
-    if _BOX_START.search(tail):
-        return extract_boxed(tail) or None
-    ans = _answer_line(tail)
-    if ans is None:
-        return None
-    return ans

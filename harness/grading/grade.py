@@ -1,16 +1,17 @@
 """Grading a response against a gold answer: ``math``, ``integer`` (AIME) and ``choice``.
 
-* ``math``: ``extract_answer`` then MATH-style equivalence (``equivalence.compare``).
-* ``integer``: ``extract_answer``, then both sides read as integers: ``025``, ``25``,
+* ``math``: ``find_final_answer`` (``final_answer.py``: which rule fired goes into the note) then
+  MATH-style equivalence (``equivalence.compare``).
+* ``integer``: the same extraction, then both sides read as integers: ``025``, ``25``,
   ``25.0``, ``\\text{25}``, ``25 \\text{ apples}``, ``m+n = 25`` all give 25; a prediction
   that is not an integer (``25.5``, ``\\sqrt{2}``) is wrong with reason ``not_integer``.
 * ``choice``: ``extract_choice`` then letter equality; the gold may be ``B`` or ``(B)``.
 
-An answer that cannot be extracted is wrong with ``reason="unextractable"`` and
-``extracted=None``. Every comparison (math and integer kinds) runs in the bounded worker
-pool (``pool.py``): one that overruns ``timeout`` seconds is wrong with
-``reason="timeout"``; a worker error gives ``reason="error: ..."``. Choice grading is
-regular-expression work that is linear in the text and runs in the calling process.
+``Grade.reason`` (the record's ``grade_note``) names the extraction rule, then what decided the
+verdict: ``box; too_long``, ``final line``, ``unextractable``. Extraction and comparison both run
+in the bounded worker pool (``pool.py``), so every call returns within its ``timeout`` plus a
+small constant: work that overruns is wrong with ``timeout`` in its note; a worker error gives
+``error: ...``. Extraction is linear in the text besides.
 Responses longer than ``MAX_RESPONSE_CHARS`` (after ``</think>``) are cut to their tail
 before grading: the final answer is at the end.
 """
@@ -24,16 +25,18 @@ from typing import Iterable, Literal
 
 from .choice import VALID_LETTERS, extract_choice
 from .equivalence import MAX_ANSWER_CHARS, compare
-from .extract import after_thinking, extract_answer
+from .extract import after_thinking
+from .final_answer import find_final_answer
 from .normalize import normalize, split_top_level
 from .numeric import NotNumeric, TooLarge, exact_value
 from .pool import get_pool
 
-__all__ = ["Grade", "Kind", "grade", "grade_many", "grade_unbounded", "math_equal"]
+__all__ = ["Grade", "Kind", "extract", "grade", "grade_many", "grade_unbounded", "judge", "math_equal"]
 
 Kind = Literal["math", "integer", "choice"]
 KINDS: tuple[str, ...] = ("math", "integer", "choice")
 MAX_RESPONSE_CHARS = 200_000
+EXTRACT_CHUNK = 64  # responses extracted per worker call in grade_many
 
 
 @dataclass(frozen=True)
@@ -84,53 +87,99 @@ def _gold_integer(gold: str) -> int:
     return value
 
 
-def _extract(text: str, kind: str) -> str | None:
-    return extract_choice(text) if kind == "choice" else extract_answer(text)
+def extract(text: str, kind: str) -> tuple[str | None, str | None]:
+    """(answer, rule) of a capped response: the choice letter, or the math final answer."""
+    if kind == "choice":
+        letter = extract_choice(text)
+        return letter, ("choice" if letter is not None else None)
+    found = find_final_answer(text)
+    return found.answer, found.rule
+
+
+def judge(gold: str, extracted: str | None, kind: str) -> tuple[bool, str | None]:
+    """(correct, reason) of an extracted answer against the gold (unbounded: worker side)."""
+    if extracted is None:
+        return False, "unextractable"
+    if kind == "choice":
+        return extracted == _gold_letter(gold), None
+    if kind == "integer":
+        pred = as_integer(extracted) if len(extracted) <= MAX_ANSWER_CHARS else None
+        if pred is None:
+            return False, "not_integer"
+        return pred == _gold_integer(gold), None
+    return compare(gold, extracted)
+
+
+def _note(rule: str | None, reason: str | None) -> str | None:
+    """The record's grade_note: which extraction rule fired, then why a verdict is what it is."""
+    return "; ".join(part for part in (rule, reason) if part) or None
 
 
 def grade_unbounded(gold: str, response_text: str, kind: str) -> Grade:
     """Grade in the calling process, without a time bound (worker side; tests)."""
     _check_args(kind, 1.0)
-    text = _cap(response_text)
-    extracted = _extract(text, kind)
-    if extracted is None:
-        return Grade(None, False, "unextractable")
-    if kind == "choice":
-        return Grade(extracted, extracted == _gold_letter(gold))
+    extracted, rule = extract(_cap(response_text), kind)
+    correct, reason = judge(gold, extracted, kind)
+    return Grade(extracted, correct, _note(rule, reason))
+
+
+def _bounded_extract(text: str, kind: str, timeout: float) -> tuple[str | None, str | None] | None:
+    """``extract`` in a worker within ``timeout`` seconds; None if it did not finish."""
+    outcome = get_pool().run("extract", [text, kind], timeout)
+    return (outcome.result[0], outcome.result[1]) if outcome.status == "ok" else None
+
+
+def _check_gold(gold: str, kind: str) -> None:
+    """A gold the kind cannot read is a data error: raised here, not reported per response."""
     if kind == "integer":
-        pred = as_integer(extracted) if len(extracted) <= MAX_ANSWER_CHARS else None
-        if pred is None:
-            return Grade(extracted, False, "not_integer")
-        return Grade(extracted, pred == _gold_integer(gold))
-    equal, reason = compare(gold, extracted)
-    return Grade(extracted, equal, reason)
-
-
-def _failed(gold: str, text: str, kind: str, reason: str) -> Grade:
-    try:
-        extracted = _extract(text, kind)
-    except Exception:  # noqa: BLE001  (best effort, for the record only)
-        extracted = None
-    return Grade(extracted, False, reason)
+        _gold_integer(gold)
+    elif kind == "choice":
+        _gold_letter(gold)
 
 
 def grade(gold: str, response_text: str, kind: Kind, timeout: float = 5.0) -> Grade:
-    """Grade one response; the comparison is bounded by ``timeout`` seconds (wall clock)."""
+    """Grade one response within ``timeout`` seconds plus a small constant (wall clock):
+    extraction and comparison run in a worker that is killed when the time is up."""
     _check_args(kind, timeout)
     if not isinstance(gold, str) or not isinstance(response_text, str):
         raise TypeError("gold and response_text must be str")
-    if kind == "choice":
-        return grade_unbounded(gold, response_text, kind)
-    if kind == "integer":
-        _gold_integer(gold)  # bad gold is a data error: raise here, not in a worker
+    _check_gold(gold, kind)
     text = _cap(response_text)
     outcome = get_pool().run("grade", [gold, text, kind], timeout)
     if outcome.status == "ok":
         extracted, correct, reason = outcome.result
         return Grade(extracted, bool(correct), reason)
-    if outcome.status == "timeout":
-        return _failed(gold, text, kind, "timeout")
-    return _failed(gold, text, kind, f"error: {outcome.error or outcome.status}")
+    failure = "timeout" if outcome.status == "timeout" else f"error: {outcome.error or outcome.status}"
+    found = _bounded_extract(text, kind, min(1.0, timeout))  # for the record: what was being judged
+    extracted, rule = found if found is not None else (None, None)
+    return Grade(extracted, False, _note(rule, failure))
+
+
+def _judged(gold: str, extracted: str | None, rule: str | None, kind: str, timeout: float) -> Grade:
+    if extracted is None:
+        return Grade(None, False, _note(rule, "unextractable"))
+    if kind == "choice":
+        return Grade(extracted, extracted == _gold_letter(gold), _note(rule, None))
+    outcome = get_pool().run("judge", [gold, extracted, kind], timeout)
+    if outcome.status == "ok":
+        correct, reason = outcome.result
+        return Grade(extracted, bool(correct), _note(rule, reason))
+    failure = "timeout" if outcome.status == "timeout" else f"error: {outcome.error or outcome.status}"
+    return Grade(extracted, False, _note(rule, failure))
+
+
+def _extract_many(texts: list[str], kind: str, timeout: float, ex: ThreadPoolExecutor) -> list[tuple | None]:
+    """Extraction of every text in workers: chunks of EXTRACT_CHUNK within ``timeout`` each;
+    a chunk that overruns is redone text by text, each within ``timeout``."""
+    chunks = [list(range(i, min(i + EXTRACT_CHUNK, len(texts)))) for i in range(0, len(texts), EXTRACT_CHUNK)]
+
+    def run(chunk: list[int]) -> list[tuple | None]:
+        outcome = get_pool().run("extract_many", [[texts[i] for i in chunk], kind], timeout)
+        if outcome.status == "ok":
+            return [tuple(r) for r in outcome.result]
+        return [_bounded_extract(texts[i], kind, timeout) for i in chunk]
+
+    return [found for part in ex.map(run, chunks) for found in part]
 
 
 def grade_many(
@@ -141,28 +190,33 @@ def grade_many(
 ) -> list[Grade]:
     """Grade ``(gold, response_text)`` pairs in parallel worker processes, in order.
 
-    ``workers`` defaults to the number of CPUs; each comparison is bounded by ``timeout``.
+    ``workers`` defaults to the number of CPUs. Extraction and comparison both run in the
+    workers, each bounded by ``timeout``. A grade depends only on (gold, extracted answer):
+    samples that extract the same answer (common: 64 samples of one problem) are compared once.
     """
     _check_args(kind, timeout)
     pairs = list(items)
     if not pairs:
         return []
-    # A grade depends only on (gold, extracted answer): samples that extract the same answer
-    # (common: 64 samples of one problem) are compared once. Extraction is linear-time text work.
-    first: dict[tuple, int] = {}
-    slot = []
-    for i, (gold, text) in enumerate(pairs):
-        try:
-            key = (gold, _extract(_cap(text), kind))
-        except Exception:  # noqa: BLE001  (let grade() report it, per response)
-            key = (gold, None, i)
-        slot.append(first.setdefault(key, i))
-    unique = sorted(set(slot))
-    n = max(1, min(workers or os.cpu_count() or 1, len(unique)))
-    if kind != "choice":
-        get_pool(n)
+    for gold in {g for g, _ in pairs}:
+        _check_gold(gold, kind)
+    n = max(1, min(workers or os.cpu_count() or 1, len(pairs)))
+    get_pool(n)
     with ThreadPoolExecutor(max_workers=n) as ex:
-        graded = dict(zip(unique, ex.map(lambda i: grade(pairs[i][0], pairs[i][1], kind, timeout), unique)))
+        found = _extract_many([_cap(text) for _, text in pairs], kind, timeout, ex)
+        first: dict[tuple, int] = {}
+        slot = []
+        for i, ((gold, _), f) in enumerate(zip(pairs, found)):
+            key = (gold, *f) if f is not None else (gold, None, "timeout", i)
+            slot.append(first.setdefault(key, i))
+        unique = sorted(set(slot))
+
+        def one(i: int) -> Grade:
+            if found[i] is None:
+                return Grade(None, False, "timeout")
+            return _judged(pairs[i][0], found[i][0], found[i][1], kind, timeout)
+
+        graded = dict(zip(unique, ex.map(one, unique)))
     return [graded[j] for j in slot]
 
 

@@ -11,7 +11,9 @@ notation):
 * ``\\text{...}`` around an answer is unwrapped; ``\\text{ and }`` between list items becomes
   a comma;
 * brace-less TeX arguments are braced: ``\\frac 59`` -> ``\\frac{5}{9}``, ``\\sqrt3`` ->
-  ``\\sqrt{3}``; base subscripts ``204_5`` -> ``204_{5}``;
+  ``\\sqrt{3}``, ``\\sqrt[3]2`` -> ``\\sqrt[3]{2}``; base subscripts ``204_5`` -> ``204_{5}``;
+* a stray trailing backslash is dropped (``5\\``); alternatives joined by ``or`` or ``;``
+  become a list, as ``\\text{ and }`` does;
 * unicode math (``−``, ``∞``, ``π``, ``√``, ``≤`` ...) becomes its TeX spelling;
   ``\\varnothing`` and ``\\{\\}`` become ``\\emptyset``.
 
@@ -50,6 +52,9 @@ _FRAC_DIGITS = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_BRACE_DIGIT = re.compile(r"\\frac\s*(\{[^{}]*\})\s*(\d)")
 _FRAC_DIGIT_BRACE = re.compile(r"\\frac\s*(\d)\s*(\{)")
 _SQRT_DIGIT = re.compile(r"\\sqrt\s*(\d)")
+_SQRT_INDEX_DIGIT = re.compile(r"\\sqrt\s*\[([^\[\]]{1,20})\]\s*(\d)")
+_TRAILING_BACKSLASH = re.compile(r"(?<!\\)\\\s*$")
+_OR = re.compile(r"(?<=[\d}])\s+or\s+(?=[-\d\\])", re.I)
 _BASE = re.compile(r"(?<![\w}])(\d+)_\{?(\d+)\}?(?![\w{])")
 _WS_INNER = re.compile(r" (?![A-Za-z])|(?<![A-Za-z]) ")
 
@@ -125,6 +130,7 @@ def normalize(answer: str) -> Normalized:
         if k in s:
             s = s.replace(k, v)
     s = strip_outer_box(s)
+    s = _TRAILING_BACKSLASH.sub("", s)  # "5\\": a stray backslash at the end
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     s = _SPACING.sub(lambda m: m.group() if m.group() == "\\\\" else " ", s)
     s = _LEFTRIGHT.sub("", s)
@@ -138,6 +144,8 @@ def normalize(answer: str) -> Normalized:
     s = s.replace("\\$", "").replace("$", "")
     had_text = re.search(_TEXT_CMDS, s) is not None
     s = _AND.sub(",", s)
+    s = _OR.sub(",", s)
+    s = s.replace(";", ",")  # "3; 5": alternatives listed with semicolons
     s = re.sub(_TEXT_CMDS + r"\s*\{\s*\.?\s*\}\s*$", "", s)  # \text{.} at the end
     s = s.strip()
     if s.endswith(".") and not s.endswith(".."):
@@ -154,6 +162,7 @@ def normalize(answer: str) -> Normalized:
     s = _FRAC_BRACE_DIGIT.sub(r"\\frac\1{\2}", s)
     s = _FRAC_DIGIT_BRACE.sub(r"\\frac{\1}\2", s)
     s = _SQRT_DIGIT.sub(r"\\sqrt{\1}", s)
+    s = _SQRT_INDEX_DIGIT.sub(r"\\sqrt[\1]{\2}", s)
     s = _BASE.sub(r"\1_{\2}", s)
     s = re.sub(r"\s+", " ", s).strip()
     s = _WS_INNER.sub("", s)

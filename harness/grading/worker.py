@@ -31,8 +31,8 @@ def _limit_memory() -> None:
 
 
 def _tasks() -> dict[str, Callable[..., Any]]:
-    from .grade import grade_unbounded
     from .equivalence import compare
+    from .grade import extract, grade_unbounded, judge
     from .mvsafe import install_guards
 
     install_guards()
@@ -44,7 +44,12 @@ def _tasks() -> dict[str, Callable[..., Any]]:
         g = grade_unbounded(gold, text, kind)
         return [g.extracted, g.correct, g.reason]
 
-    return {"equal": equal, "grade": grade, "ping": lambda: "pong"}
+    def extract_many(texts: list[str], kind: str) -> list[list[Any]]:
+        return [list(extract(text, kind)) for text in texts]
+
+    return {"equal": equal, "grade": grade, "ping": lambda: "pong",
+            "extract": lambda text, kind: list(extract(text, kind)), "extract_many": extract_many,
+            "judge": lambda gold, extracted, kind: list(judge(gold, extracted, kind))}
 
 
 def main() -> None:

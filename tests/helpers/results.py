@@ -29,3 +29,19 @@ def write_results(path: Path, records: Iterable[dict], *, method: str = "budget_
     (path / "spec.json").write_text(json.dumps(spec))
     (path / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
+
+
+EXTRACTION_RULES = ("box", "boxes joined", "final line", "final line after box", "last sentence", "choice")
+
+
+def as_pinned(records: list[dict]) -> list[dict]:
+    """Records as the digests pinned before grade notes named the extraction rule: the note
+    without its rule (``box; too_long`` -> ``too_long``, ``box`` -> None)."""
+    out = []
+    for r in records:
+        note = r.get("grade_note")
+        if isinstance(note, str):
+            head, _, rest = note.partition("; ")
+            note = (rest or None) if head in EXTRACTION_RULES else note
+        out.append({**r, "grade_note": note})
+    return out

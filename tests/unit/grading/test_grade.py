@@ -102,7 +102,7 @@ def test_extract_choice(text: str, expected: str | None) -> None:
 # --- grading kinds ---------------------------------------------------------------------
 
 def test_grade_math() -> None:
-    assert grade(r"\frac{10}{9}", r"so \boxed{10/9}", "math") == Grade("10/9", True, None)
+    assert grade(r"\frac{10}{9}", r"so \boxed{10/9}", "math") == Grade("10/9", True, "box")
     g = grade("5", r"\boxed{500}", "math")
     assert g.extracted == "500" and not g.correct
 
@@ -126,14 +126,14 @@ def test_grade_integer(gold: str, response: str, correct: bool) -> None:
 
 def test_grade_integer_rejects_non_integers() -> None:
     g = grade("25", r"\boxed{25.5}", "integer")
-    assert (g.correct, g.reason) == (False, "not_integer")
+    assert (g.correct, g.reason) == (False, "box; not_integer")
     assert not grade("2", r"\boxed{\sqrt{2}}", "integer").correct
 
 
 def test_grade_choice() -> None:
-    assert grade("B", "Answer: (B)", "choice") == Grade("B", True, None)
+    assert grade("B", "Answer: (B)", "choice") == Grade("B", True, "choice")
     assert grade("(C)", r"\boxed{C}", "choice").correct
-    assert grade("A", "The answer is D.", "choice") == Grade("D", False, None)
+    assert grade("A", "The answer is D.", "choice") == Grade("D", False, "choice")
 
 
 @pytest.mark.parametrize("kind", ["math", "integer", "choice"])
@@ -198,7 +198,7 @@ def test_timeout_holds_in_grade_many(warm_pool: None) -> None:
     elapsed = time.monotonic() - start
     assert [g.correct for g in grades] == [False] * len(pathological) + [True]
     assert all(g.reason is not None for g in grades[:-1]), grades
-    assert {g.reason for g in grades[-len(SLOW_PREDS) - 1:-1]} == {"timeout"}
+    assert {g.reason for g in grades[-len(SLOW_PREDS) - 1:-1]} == {"box; timeout"}
     # two timeouts on two workers run side by side; the cheap rejections cost nothing
     assert elapsed < 1.0 * len(SLOW_PREDS) + SLACK_S
 

@@ -27,5 +27,5 @@ def test_score_regrades_and_reports_changes(tmp_path):
     assert "3 samples re-graded, 2 verdicts changed (1 now correct, 1 now wrong)" in result.output
     after = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert [r["correct"] for r in after] == [True, False, True]
-    assert after[0]["extracted"] == "0.5" and after[1]["grade_note"] is None
+    assert after[0]["extracted"] == "0.5" and after[1]["grade_note"] == "box"
     assert sorted(p.name for p in out.iterdir()) == [".lock", "samples.jsonl", "spec.json"]

@@ -19,6 +19,7 @@ from budgetbench.run.sweep import Sweep, run_sweep
 from budgetbench.tasks import Task
 from budgetbench.types import Problem
 from tests.helpers.methods import ListStore, policy
+from tests.helpers.results import as_pinned
 
 TASK = Task("t", "test", 8, "integer", "", "", lambda d: [])
 PROBLEMS = [Problem(f"p{i}", f"question {i}", "42") for i in range(8)]
@@ -34,7 +35,7 @@ ROUND_RUNNER_DIGESTS = {
 
 
 def digest(records) -> str:
-    ordered = sorted(records, key=lambda r: (r["problem_id"], r["budget"], r["waits"], r["sample"]))
+    ordered = sorted(as_pinned(records), key=lambda r: (r["problem_id"], r["budget"], r["waits"], r["sample"]))
     return hashlib.sha256(json.dumps(ordered, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
