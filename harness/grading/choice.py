@@ -23,12 +23,14 @@ Conventions
 from __future__ import annotations
 
 import re
+from collections import deque
 
 from .extract import after_thinking, match_brace
 
 __all__ = ["extract_choice", "VALID_LETTERS"]
 
 VALID_LETTERS = "ABCD"
+NAMED_OPTION_WINDOW = 300  # characters after an answer keyword searched for "option C" / "(C)"
 
 _CONNECTIVES = frozenset(
     "because since as is was which and or so for with given here this that then hence thus "
@@ -126,17 +128,37 @@ def _box_letters(text: str) -> list[tuple[int, str]]:
     return found
 
 
+class _NamedOptions:
+    """The first option named ("option C", "(C)") within ``NAMED_OPTION_WINDOW`` characters after
+    a position, on the same line. Positions are asked in increasing order and every character
+    is scanned at most once, so a text full of keywords stays linear."""
+
+    def __init__(self, text: str):
+        self.text, self.scanned = text, 0
+        self.hits: deque[tuple[int, str]] = deque()  # (position, letter), in order
+
+    def after(self, pos: int) -> tuple[int, str] | None:
+        end = min(len(self.text), pos + NAMED_OPTION_WINDOW)
+        start = max(pos, self.scanned)
+        for m in _NAMED_OPTION.finditer(self.text, start, end):
+            group = "a" if m.group("a") else "b"
+            self.hits.append((m.start(group), m.group(group).upper()))
+        self.scanned = max(self.scanned, end)
+        while self.hits and self.hits[0][0] < pos:
+            self.hits.popleft()
+        if not self.hits or self.hits[0][0] >= end or "\n" in self.text[pos:self.hits[0][0]]:
+            return None
+        return self.hits[0]
+
+
 def _statements(text: str) -> list[tuple[int, str]]:
     """(position, letter) of every answer statement in ``text``."""
     found = _box_letters(text)
+    named = _NamedOptions(text)
     for m in _STATEMENT.finditer(text):
         tok = _letter_at(text, m.end(), allow_lower=m.group("choice") is None)
         if tok is None and (m.group("answer") or m.group("intl") or m.group("zh")):
-            line_end = text.find("\n", m.end())
-            named = _NAMED_OPTION.search(text, m.end(), len(text) if line_end < 0 else line_end)
-            if named is not None:
-                group = "a" if named.group("a") else "b"
-                tok = (named.start(group), named.group(group).upper())
+            tok = named.after(m.end())
         if tok is not None:
             found.append(tok)
     for m in _CONCLUSION.finditer(text):

@@ -57,7 +57,8 @@ _JOINER = re.compile(r"(?:[\s,;&$、，；]|\\quad|\\qquad|\\[,;:! ]|\\text\{\s*
 _LABEL_BEFORE = re.compile(r"(?P<var>[A-Za-z](?:_\{?\w+\}?)?)\s*=\s*$")
 _MATH_OPEN = re.compile(r"\$\$|\$|\\\(|\\\[")
 _MATH_CLOSE = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])|(?<=[。！？])|\s+I hope\b", re.I)
+# Written so that a run of spaces is entered once, at its start (no quadratic backtracking).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])|(?<=[。！？])|(?<=\S)\s+I hope\b", re.I)
 _LAST_IS = re.compile(r".*(?:\bis\b|\bare\b|\bequals\b|=|\bist\b|\best\b|\bes\b|是|为)\s*", re.S | re.I)
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*(?:/\d+)?")
 # A number, then only words (no digits, no math): the words are a unit or an explanation.
@@ -127,7 +128,7 @@ def _last_group(text: str, boxes: list[_Box]) -> list[_Box]:
     group = [boxes[-1]]
     for box in reversed(boxes[:-1]):
         gap = text[box.end:group[0].start]
-        label = _LABEL_BEFORE.search(gap)
+        label = _LABEL_BEFORE.search(gap, max(0, len(gap) - 40))
         if _JOINER.fullmatch(gap[: label.start()] if label else gap) is None:
             break
         group.insert(0, box)
@@ -196,8 +197,9 @@ _HEDGE = re.compile(r"\b(?:not\s+sure|unsure|whether|either|maybe|perhaps|might|
 
 def _hedged(text: str, marker: re.Match[str]) -> bool:
     """A marker in a hedge ("I'm not sure whether the answer is 5 or 6") states nothing."""
-    line_start = text.rfind("\n", 0, marker.start()) + 1
-    return _HEDGE.search(text, max(line_start, marker.start() - 60), marker.start()) is not None
+    window = max(0, marker.start() - 60)
+    line_start = text.rfind("\n", window, marker.start()) + 1
+    return _HEDGE.search(text, max(line_start, window), marker.start()) is not None
 
 
 def _answer_like(answer: str) -> bool:
@@ -212,12 +214,15 @@ def _last_sentence_answer(text: str) -> str | None:
     for sentence in reversed(sentences):
         if _CONCLUDING.search(sentence) is None:
             continue
-        values = [(start, content) for start, _, content in _math_segments(sentence)]
-        covered = [(start, end) for start, end, _ in _math_segments(sentence)]
-        values += [(m.start(), m.group()) for m in _NUMBER.finditer(sentence)
-                   if not any(a <= m.start() < b for a, b in covered)]
-        if values:
-            return max(values)[1] or None  # the last value, inside math or not
+        segments = _math_segments(sentence)
+        last_math = segments[-1] if segments else None
+        # the last number outside math: after the last segment, or (none there) before it
+        outside = sentence[last_math[1]:] if last_math else sentence
+        numbers = _NUMBER.findall(outside)
+        if numbers:
+            return numbers[-1]
+        if last_math is not None:
+            return last_math[2] or None
     return None
 
 
