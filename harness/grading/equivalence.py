@@ -162,6 +162,11 @@ def _as_interval(s: str) -> str | None:
     return "(-\\infty," + bound + ("]" if op != "<" else ")")
 
 
+def _bracketed(s: str) -> bool:
+    """Written like an interval: ``(a,b)``, ``[a,b)``, ... (two items in brackets)."""
+    return len(s) >= 5 and s[0] in "([" and s[-1] in ")]" and len(split_top_level(s[1:-1])) == 2
+
+
 def _spaced_list_vs_number(gold: str, pred: str, gs: str, ps: str) -> bool:
     """One side is a list written with ", " and the other a plain number: they differ."""
     for raw, other in ((pred, gs), (gold, ps)):
@@ -254,9 +259,10 @@ def compare(gold: str, pred: str) -> tuple[bool, str | None]:
     if _spaced_list_vs_number(gold, pred, gs, ps):
         return False, None
     gs, ps = _decimal_comma(gold, gs, ps), _decimal_comma(pred, ps, gs)
-    gi, pi = _as_interval(gs), _as_interval(ps)
-    if (gi is None) != (pi is None):  # an inequality against an interval: compare intervals
-        gs, ps = gi or gs, pi or ps
+    if _bracketed(ps) and (gi := _as_interval(gs)) is not None:  # an inequality against an interval
+        gs = gi
+    elif _bracketed(gs) and (pi := _as_interval(ps)) is not None:
+        ps = pi
     try:
         verdict = _numeric_verdict(g, p, gs, ps)
     except TooLarge:

@@ -15,8 +15,8 @@ that applies gives the answer, and its name goes into the record's ``grade_note`
 3. ``final line`` -- the last final-answer statement. What follows the keyword on its line (or
    the next non-empty line) is read as: a leading math segment (``$X$. I hope it is correct.``
    gives X); else its first sentence, and of that the part after a last ``is``/``=``
-   (``The largest $n$ is 34.`` gives 34); a number followed only by words gives the number
-   (``28 percent``, ``10 です``, ``5, since it is prime``).
+   (``The largest $n$ is 34.`` gives 34); a number that opens it and is not part of an
+   expression or a list gives the number (``28 percent``, ``10 です``, ``5, since the area is 25``).
 4. ``last sentence`` -- no box and no statement: the last math segment, else the last number,
    of the last concluding sentence (one that says so, therefore, is, =, ...) among the final
    two (``Therefore $x \\geq 5$ is the solution.``, ``Hence there are 12 ways.``).
@@ -61,8 +61,12 @@ _MATH_CLOSE = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])|(?<=[。！？])|(?<=\S)\s+I hope\b", re.I)
 _LAST_IS = re.compile(r".*(?:\bis\b|\bare\b|\bequals\b|=|\bist\b|\best\b|\bes\b|是|为)\s*", re.S | re.I)
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*(?:/\d+)?")
-# A number, then only words (no digits, no math): the words are a unit or an explanation.
-_NUMBER_THEN_WORDS = re.compile(r"(?P<n>-?\d+(?:[.,]\d+)*(?:/\d+)?)[ \t]*(?:,[ \t]*)?(?:%|[^\W\d_][^\d$\\]*)?")
+# A number that opens a statement and stands alone (a space, punctuation or the end next):
+# "28 percent", "5, since ...", "12 ways"; not "2x + 1", not "3 + 4 = 7".
+_LEADING_NUMBER = re.compile(r"[ \t*_]*(?P<n>-?\d+(?:[.,]\d+)*(?:/\d+)?)(?=[\s.,;!?。、)]|$)")
+_LIST_GOES_ON = re.compile(r"\s*(?:,|;|、|\band\b|\bor\b|和|或)\s*-?\d")
+_OPERATOR_NEXT = re.compile(r"\s*[-+*/^=<>×÷]")
+_WORDS = re.compile(r"(?P<n>-?\d+(?:[.,]\d+)*(?:/\d+)?)[ \t]*(?:,[ \t]*)?(?:%|[^\W\d_][^\d$\\]*)?")
 _WORDS = re.compile(r"[^\W\d_]+", re.U)
 _CONCLUDING = re.compile(
     r"\b(?:therefore|thus|hence|so|answer|solutions?|result|final|total|altogether|conclude|get|obtain|gives?|"
@@ -179,6 +183,13 @@ def _statement_answer(text: str, marker: re.Match[str]) -> str | None:
     if lead is not None:
         return lead or None
     sentence = _SENTENCE_END.split(rest, maxsplit=1)[0].strip()
+    lead_number = _LEADING_NUMBER.match(sentence)
+    if lead_number is not None:
+        after = sentence[lead_number.end():]
+        if _LIST_GOES_ON.match(after):
+            return strip_answer_markup(sentence) or None  # "2 and 3", "1, 4, 9"
+        if not _OPERATOR_NEXT.match(after):
+            return lead_number.group("n")  # "28 percent", "5, since it is prime", "10 です", "12 ways"
     m = _LAST_IS.match(sentence)
     after = sentence[m.end():] if m else ""
     if m and (_MATH_OPEN.search(after) or _NUMBER.search(after)):
@@ -186,9 +197,6 @@ def _statement_answer(text: str, marker: re.Match[str]) -> str | None:
         lead = _leading_math(sentence)
         if lead is not None:
             return lead or None
-    unit = _NUMBER_THEN_WORDS.fullmatch(sentence)
-    if unit is not None:
-        return unit.group("n")  # "28 percent", "5, since it is the only one", "10 です"
     return strip_answer_markup(sentence) or None
 
 

@@ -286,3 +286,29 @@ def test_guards_are_scoped() -> None:
     with guarded():
         assert sympy_parser.parse_expr is not original
     assert sympy_parser.parse_expr is original
+
+
+N = 200_000  # MAX_RESPONSE_CHARS: what a response is cut to before grading
+ADVERSARIAL = {
+    "markup": "Answer: " + "**" * (N // 4) + "5" + "**" * (N // 4),
+    "spaces": "Final Answer:" + " " * N + "x",
+    "keywords": "Answer: " * (N // 8),
+    "statements": "The final answer is " * (N // 20),
+    "options": "the answer is option " * (N // 21),
+    "unclosed math": "Answer: " + "\\(" * (N // 2),
+    "boxes": "\\boxed{1} and " * (N // 14),
+    "labels": "x = \\boxed{1} " * (N // 14),
+    "sentence": "so $1$ 2 " * (N // 9),
+    "cjk": "答案" * (N // 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_grading_returns_within_timeout_plus_two_seconds(warm_pool: None, name: str) -> None:
+    """Extraction is linear and runs in the bounded worker too: no input stalls a grade."""
+    text = ADVERSARIAL[name]
+    for kind, gold in (("math", "5"), ("integer", "5"), ("choice", "B")):
+        start = time.monotonic()
+        g = grade(gold, text, kind, timeout=1.0)
+        assert time.monotonic() - start < 1.0 + 2.0, (name, kind, g)
+        assert not g.correct
