@@ -70,7 +70,8 @@ _WORDS = re.compile(r"(?P<n>-?\d+(?:[.,]\d+)*(?:/\d+)?)[ \t]*(?:,[ \t]*)?(?:%|[^
 _WORDS = re.compile(r"[^\W\d_]+", re.U)
 _CONCLUDING = re.compile(
     r"\b(?:therefore|thus|hence|so|answer|solutions?|result|final|total|altogether|conclude|get|obtain|gives?|"
-    r"equals?|is|are|donc|also|por lo tanto|entonces|поэтому|итак|quindi|portanto)\b|=|所以|因此|因而|したがって|よって",
+    r"equals?|is|are|it's|think|believe|donc|also|por lo tanto|entonces|поэтому|итак|quindi|portanto)\b|=|所以|因此|因而|"
+    r"したがって|よって",
     re.I)
 
 
@@ -176,9 +177,9 @@ def _statement_answer(text: str, marker: re.Match[str]) -> str | None:
     """What a final-answer statement states (rule 3 of the module docstring)."""
     line_end = text.find("\n", marker.end())
     rest = text[marker.end(): len(text) if line_end < 0 else line_end]
-    if not rest.strip(" \t*_:："):
-        following = text[marker.end():].lstrip("\n\r\t *_")
-        rest = following.split("\n", 1)[0] if following else ""
+    if not rest.strip(" \t*_:："):  # the answer is on the lines after the keyword: its paragraph
+        following = text[marker.end():].lstrip("\n\r\t *_:：")
+        rest = following.split("\n\n", 1)[0].replace("\n", " ") if following else ""
     lead = _leading_math(rest)
     if lead is not None:
         return lead or None
