@@ -21,11 +21,12 @@ Conventions are documented in ``final_answer.py``, ``extract.py``, ``choice.py``
 from .choice import extract_choice
 from .extract import extract_boxed
 from .final_answer import extract_answer, find_final_answer
-from .grade import Grade, grade, grade_many, math_equal
+from .grade import Grade, check_gold, grade, grade_many, math_equal
 from .pool import shutdown as shutdown_pool
 
 __all__ = [
     "Grade",
+    "check_gold",
     "extract_answer",
     "extract_boxed",
     "extract_choice",

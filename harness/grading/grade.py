@@ -31,7 +31,7 @@ from .normalize import normalize, split_top_level
 from .numeric import NotNumeric, TooLarge, exact_value
 from .pool import get_pool
 
-__all__ = ["Grade", "Kind", "extract", "grade", "grade_many", "grade_unbounded", "judge", "math_equal"]
+__all__ = ["Grade", "Kind", "check_gold", "extract", "grade", "grade_many", "grade_unbounded", "judge", "math_equal"]
 
 Kind = Literal["math", "integer", "choice"]
 KINDS: tuple[str, ...] = ("math", "integer", "choice")
@@ -129,7 +129,7 @@ def _bounded_extract(text: str, kind: str, timeout: float) -> tuple[str | None, 
     return (outcome.result[0], outcome.result[1]) if outcome.status == "ok" else None
 
 
-def _check_gold(gold: str, kind: str) -> None:
+def check_gold(gold: str, kind: str) -> None:
     """A gold the kind cannot read is a data error: raised here, not reported per response."""
     if kind == "integer":
         _gold_integer(gold)
@@ -143,7 +143,7 @@ def grade(gold: str, response_text: str, kind: Kind, timeout: float = 5.0) -> Gr
     _check_args(kind, timeout)
     if not isinstance(gold, str) or not isinstance(response_text, str):
         raise TypeError("gold and response_text must be str")
-    _check_gold(gold, kind)
+    check_gold(gold, kind)
     text = _cap(response_text)
     outcome = get_pool().run("grade", [gold, text, kind], timeout)
     if outcome.status == "ok":
@@ -199,7 +199,7 @@ def grade_many(
     if not pairs:
         return []
     for gold in {g for g, _ in pairs}:
-        _check_gold(gold, kind)
+        check_gold(gold, kind)
     n = max(1, min(workers or os.cpu_count() or 1, len(pairs)))
     get_pool(n)
     with ThreadPoolExecutor(max_workers=n) as ex:

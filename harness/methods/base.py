@@ -102,7 +102,11 @@ class Method(Protocol):
     native_budget: ClassVar[bool]  # can cap through the engine's thinking_token_budget
     temperature: float  # the temperature in effect (recorded in the spec)
 
-    def parse_budget(self, text: str) -> Budget: ...
+    @classmethod
+    def parse_budget(cls, text: str) -> Budget:
+        """One ``--budgets`` item; raises ValueError with a readable reason. A classmethod:
+        budgets are checked before the model is loaded."""
+        ...
 
     def sweep(self, budgets: tuple[Budget, ...], samples: int) -> tuple[tuple[Budget, ...], int]:
         """(budgets, samples per budget) the runner generates for the user's budgets and --samples;

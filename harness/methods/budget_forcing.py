@@ -45,7 +45,8 @@ class BudgetForcing(MethodBase):
         return self.default_temperature if t is None else t
 
     # -- budgets and prompts -------------------------------------------------------------
-    def parse_budget(self, text: str) -> Budget:
+    @classmethod
+    def parse_budget(cls, text: str) -> Budget:
         return _positive_int(text, "a number of thinking tokens")
 
     def user_message(self, problem: Problem, budget: Budget) -> str:
@@ -246,7 +247,8 @@ class NoControl(BudgetForcing):
     native_budget: ClassVar[bool] = False
     description: ClassVar[str] = "no control: the model thinks until it stops (baseline)"
 
-    def parse_budget(self, text: str) -> Budget:
+    @classmethod
+    def parse_budget(cls, text: str) -> Budget:
         if text.strip().lower() != UNCAPPED:
             raise ValueError(f"method 'none' takes the single budget '{UNCAPPED}', not {text!r}")
         return UNCAPPED

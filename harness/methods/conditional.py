@@ -89,7 +89,8 @@ class StepConditional(BudgetForcing):
     native_budget: ClassVar[bool] = False
     description: ClassVar[str] = "prompt 'Think for up to N steps.' without enforcement"
 
-    def parse_budget(self, text: str) -> Budget:
+    @classmethod
+    def parse_budget(cls, text: str) -> Budget:
         return _positive_int(text, "a number of steps")
 
     def user_message(self, problem: Problem, budget: Budget) -> str:
@@ -162,7 +163,8 @@ class ClassConditional(BudgetForcing):
     description: ClassVar[str] = "prompt for a 'short' or 'long' amount of thinking ('none': the default run)"
     default_budgets: ClassVar[tuple[str, ...]] = ("none", "short", "long")
 
-    def parse_budget(self, text: str) -> Budget:
+    @classmethod
+    def parse_budget(cls, text: str) -> Budget:
         value = text.strip().lower()
         if value not in ("none", *CLASS_PROMPTS):
             raise ValueError(f"class_conditional budgets are short, long and none, not {text!r}")

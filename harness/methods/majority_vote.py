@@ -28,7 +28,8 @@ class MajorityVote(BudgetForcing):
     description: ClassVar[str] = "K samples (temperature 1), majority vote; --budget-per-sample adds a BF cap"
     default_temperature: ClassVar[float] = 1.0
 
-    def parse_budget(self, text: str) -> Budget:
+    @classmethod
+    def parse_budget(cls, text: str) -> Budget:
         return _positive_int(text, "a number of samples K")
 
     def sweep(self, budgets: tuple[Budget, ...], samples: int) -> tuple[tuple[Budget, ...], int]:

@@ -32,6 +32,11 @@ FSYNC_INTERVAL_S = 1.0  # appended records are fsync'ed at least this often
 SWEEP_FIELDS = ("budgets", "waits", "samples", "limit", "created", "updated", "engine", "versions", "command")
 
 
+def _leftover(name: str) -> bool:
+    """What a run killed before its first spec.json leaves behind: the lock, a temporary spec."""
+    return name == LOCK_FILE or (name.startswith(f".{SPEC_FILE}.") and name.endswith(".tmp"))
+
+
 def write_atomic(path: Path, text: str | bytes) -> None:
     """Write ``text`` (UTF-8) or bytes to ``path`` through a temporary file in the same folder and a rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -62,15 +67,20 @@ class ResultStore:
 
     # -- opening ---------------------------------------------------------------------------
     def precheck(self) -> dict[str, Any] | None:
-        """Is this a usable output directory? Its spec if it holds a run, else None. Writes nothing."""
+        """Is this a usable output directory? Its spec if it holds a run, else None. Writes nothing
+        but the lock of an existing directory, taken here so that a busy one is refused before a
+        model is loaded."""
         if self.dir.exists() and not self.dir.is_dir():
             raise UserError(f"output {self.dir} exists and is not a directory")
         if not self.spec_path.is_file():
-            if self.dir.is_dir() and any(p.name != LOCK_FILE for p in self.dir.iterdir()):
+            if self.dir.is_dir() and any(not _leftover(p.name) for p in self.dir.iterdir()):
                 raise UserError(f"output directory {self.dir} is not empty and is not a budgetbench "
                                 "results directory (no spec.json): choose another --output")
             return None
-        return read_spec(self.dir)
+        spec = read_spec(self.dir)
+        if self._lock_fd is None:
+            self.lock()  # a results directory another run is writing: refused now
+        return spec
 
     def check(self, spec: dict[str, Any]) -> dict[str, Any] | None:
         """Validate without writing anything: the old spec if this is a resume, else None."""
@@ -86,7 +96,8 @@ class ResultStore:
         """Lock, write or merge the spec, repair a torn tail; return the keys already done."""
         old = self.check(spec)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.lock()
+        if self._lock_fd is None:
+            self.lock()
         if old is not None:
             spec = merge_sweep(old, spec)
         write_atomic(self.spec_path, json.dumps(spec, indent=2, sort_keys=True) + "\n")

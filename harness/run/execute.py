@@ -7,6 +7,7 @@ model and the output directory are validated before the first byte is written.
 from __future__ import annotations
 
 import errno
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from budgetbench.engines import make_engine
 from budgetbench.engines.base import Engine
 from budgetbench.errors import RunInterrupted, UserError
 from budgetbench.formats import check_format_name, resolve_format
+from budgetbench.grading import check_gold
 from budgetbench.methods import load_method
 from budgetbench.results.store import ResultStore
 from budgetbench.run.config import RunConfig, build_spec, default_output
@@ -47,19 +49,30 @@ def execute(config: RunConfig, engine: Engine | None = None) -> RunOutcome:
     _check_unique_ids(task.name, problems)
     if config.format_overrides.get("thinking_end") == "":
         raise UserError("--thinking-end must not be empty: it is the delimiter that ends the thinking")
+    _check_golds(task, problems)
+    budgets = parse_budgets(method_cls, config.budgets, None)  # "2k" is refused before the model loads
+    _check_size(method_cls, problems, budgets, config)
     if engine is None:
         _check_model_path(config.model)
     output = Path(config.output) if config.output else default_output(task.name, config.model, config.method)
     store = ResultStore(output)
-    store.precheck()  # cheap checks before loading a model
+    store.precheck()  # cheap checks before loading a model (and the lock, when resuming)
+    try:
+        return _load_and_run(config, task, problems, data_dir, method_cls, store, engine)
+    finally:
+        store.close()  # also when a check fails after the lock was taken
 
+
+def _load_and_run(config: RunConfig, task: Any, problems: Any, data_dir: Any, method_cls: type,
+                  store: ResultStore, engine: Engine | None) -> RunOutcome:
+    """The model, the format and the method; then the sweep into ``store``."""
     warm_up_grading(task)  # the grading workers start while the model loads
     if engine is None:
         engine = make_engine(config.engine, config.model, **config.engine_options)
     fmt = resolve_format(config.thinking_format, engine.tokenizer, config.format_overrides)
     engine.check_format([fmt.thinking_end])  # a text-only server cannot carry special-token delimiters
     method = method_cls(engine.tokenizer, fmt, config.method_config)
-    budgets = parse_budgets(method, config.budgets, engine.max_model_len)
+    budgets = parse_budgets(method, config.budgets, engine.max_model_len)  # now against the context
     _check_native_budget(config, method, engine)
     try:  # e.g. majority_vote: K values -> max(K) samples
         run_budgets, samples = method.sweep(budgets, config.samples)
@@ -77,10 +90,10 @@ def execute(config: RunConfig, engine: Engine | None = None) -> RunOutcome:
     except (KeyboardInterrupt, UserError):
         raise
     except Exception as exc:  # an engine error (out of memory, a dead server...): keep what is done
-        raise _interrupted(exc, len(store.records()) - len(done), output) from exc
+        raise _interrupted(exc, len(store.records()) - len(done), store.dir) from exc
     finally:
         store.close()
-    return RunOutcome(output, stats, store.records())
+    return RunOutcome(store.dir, stats, store.records())
 
 
 def _interrupted(exc: Exception, saved: int, output: Path) -> RunInterrupted:
@@ -90,6 +103,34 @@ def _interrupted(exc: Exception, saved: int, output: Path) -> RunInterrupted:
         cause = f"cannot write results ({first}): free disk space, then"
     return RunInterrupted(f"the run stopped: {cause} rerun the same command to resume ({saved} new "
                           f"samples are saved in {output})")
+
+
+MAX_SAMPLES = 10_000_000  # records one run may plan: more is a typo (--samples 100000000)
+LARGE_VOTE = 64  # a majority_vote K above this is probably a token budget given by mistake
+
+
+def _check_golds(task: Any, problems: Any) -> None:
+    """A gold the task's answer kind cannot read (AIME "abc") is a data error, found before generating."""
+    if task.grader is not None:
+        return
+    for problem in problems:
+        try:
+            check_gold(problem.gold, task.answer_kind)
+        except ValueError as exc:
+            raise UserError(f"task {task.name}, problem {problem.id}: {exc}") from None
+
+
+def _check_size(method_cls: Any, problems: Any, budgets: tuple, config: RunConfig) -> None:
+    runs = len(problems) * len(budgets) * len(config.waits) * config.samples
+    if method_cls.votes:
+        largest = max(int(b) for b in budgets)
+        runs = len(problems) * largest * len(config.waits)
+        if largest > LARGE_VOTE:
+            warnings.warn(f"--budgets for {method_cls.name} are vote sizes K: K={largest} draws {largest} samples "
+                          "per problem (a per-sample token cap is --budget-per-sample)", stacklevel=3)
+    if runs > MAX_SAMPLES:
+        raise UserError(f"this run would plan {runs:,} samples (problems x budgets x waits x samples), more than "
+                        f"{MAX_SAMPLES:,}: lower --samples or --limit")
 
 
 def _check_unique_ids(task: str, problems: Any) -> None:

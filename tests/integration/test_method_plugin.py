@@ -38,7 +38,8 @@ class OneShot:
         self.tok, self.fmt, self.config = tokenizer, fmt, config
         self.temperature = 0.0
 
-    def parse_budget(self, text):
+    @classmethod
+    def parse_budget(cls, text):
         if not text.isdigit() or int(text) < 1:
             raise ValueError(f"one_shot budgets are token counts, got {text!r}")
         return int(text)

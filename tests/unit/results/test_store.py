@@ -81,3 +81,14 @@ def test_spec_write_is_atomic_no_temp_files_left(tmp_path):
     with ResultStore(tmp_path / "r") as store:
         store.open(SPEC)
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".lock", "samples.jsonl", "spec.json"]
+
+
+def test_a_run_killed_before_its_first_spec_can_start_again(tmp_path):
+    """kill -9 between creating the folder and renaming spec.json leaves .lock and a temporary spec."""
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / ".lock").write_text("")
+    (out / ".spec.json.abc123.tmp").write_text('{"model": "m"')
+    with ResultStore(out) as store:
+        assert store.open({"model": "m", "task": "t"}) == set()
+    assert (out / "spec.json").is_file()

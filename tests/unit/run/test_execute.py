@@ -117,3 +117,49 @@ def test_one_loaded_engine_runs_several_methods(tmp_path, scripted):
     assert {r["method"] for o in outcomes for r in o.records} == {"budget_forcing", "token_conditional",
                                                                  "step_conditional"}
     assert scripted.stats.calls > 0
+
+
+def _aime_plugin(tmp_path, gold: str) -> str:
+    plugin = tmp_path / "badgold.py"
+    plugin.write_text(
+        "from budgetbench.tasks import Task\n"
+        "from budgetbench.types import Problem\n"
+        f"TASK = Task('badgold', 'a gold that is no integer', 2, 'integer', '', '', lambda d: "
+        f"[Problem('a', 'q1', '1'), Problem('b', 'q2', {gold!r})])\n")
+    return str(plugin)
+
+
+def test_a_bad_gold_is_refused_before_generating(tmp_path, scripted):
+    with pytest.raises(UserError, match=r"problem b: integer gold must be an integer, got 'abc'"):
+        execute(_toy_config(tmp_path, task=_aime_plugin(tmp_path, "abc")), engine=scripted)
+    assert scripted.stats.calls == 0 and not (tmp_path / "out").exists()
+
+
+def test_bad_budgets_and_a_busy_directory_are_refused_before_the_model_loads(tmp_path, scripted):
+    """No engine is given and the model does not exist: the error must be about the flag or the lock."""
+    with pytest.raises(UserError, match="--budgets: .*2k"):
+        execute(_toy_config(tmp_path, budgets=("2k",), model="/no/such/model"))
+    execute(_toy_config(tmp_path), engine=scripted)  # a finished run in tmp_path/out
+    import fcntl
+    import os
+
+    fd = os.open(tmp_path / "out" / ".lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another writer holds it
+    try:
+        with pytest.raises(UserError, match="another bench process is writing"):
+            execute(_toy_config(tmp_path, model="no-such-org/no-such-model"))  # a hub id: loading would fail
+    finally:
+        os.close(fd)
+
+
+def test_a_run_too_large_to_plan_is_refused(tmp_path, scripted):
+    with pytest.raises(UserError, match="would plan 300,000,000 samples"):
+        execute(_toy_config(tmp_path, samples=100_000_000), engine=scripted)
+    assert scripted.stats.calls == 0
+
+
+def test_majority_vote_warns_when_k_looks_like_a_token_budget(tmp_path, scripted):
+    with pytest.warns(UserWarning, match="K=512 draws 512 samples per problem"):
+        with pytest.raises(UserError):  # stop it before it draws them: the size check fires too
+            execute(_toy_config(tmp_path, method="majority_vote", budgets=("512",), limit=3,
+                                waits=tuple(range(10_000))), engine=scripted)
