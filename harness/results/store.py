@@ -29,7 +29,14 @@ LOCK_FILE = ".lock"
 FSYNC_INTERVAL_S = 1.0  # appended records are fsync'ed at least this often
 
 # Spec fields that may grow between invocations of the same run; all others must match.
-SWEEP_FIELDS = ("budgets", "waits", "samples", "limit", "created", "updated", "engine", "versions", "command")
+SWEEP_FIELDS = ("budgets", "waits", "samples", "limit", "created", "updated", "versions", "command")
+# Engine fields that may change on resume: versions and resources, not what decides the outputs
+# (engine, model, dtype, max_model_len, server_api... must match).
+ENGINE_FREE_FIELDS = frozenset({
+    "transformers", "torch", "vllm", "requests", "aiohttp", "device", "base_url", "batch_size",
+    "gpu_memory_utilization", "tensor_parallel_size", "enforce_eager", "max_concurrency", "request_timeout",
+    "max_retries",
+})
 
 
 def _leftover(name: str) -> bool:
@@ -52,8 +59,24 @@ def write_atomic(path: Path, text: str | bytes) -> None:
 
 
 def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    keys = sorted((set(old) | set(new)) - set(SWEEP_FIELDS))
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    """What differs between two specs in what decides records, one ``path: old -> new`` each
+    (``method_config.temperature: 0.0 -> 0.7``, ``engine.dtype: 'float32' -> 'bfloat16'``)."""
+    out: list[str] = []
+    for key in sorted((set(old) | set(new)) - set(SWEEP_FIELDS)):
+        a, b = old.get(key), new.get(key)
+        if key == "engine" and isinstance(a, dict) and isinstance(b, dict):
+            a = {k: v for k, v in a.items() if k not in ENGINE_FREE_FIELDS}
+            b = {k: v for k, v in b.items() if k not in ENGINE_FREE_FIELDS}
+        _diff(key, a, b, out)
+    return out
+
+
+def _diff(path: str, a: Any, b: Any, out: list[str]) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            _diff(f"{path}.{key}", a.get(key), b.get(key), out)
+    elif a != b:
+        out.append(f"{path}: {a!r} -> {b!r}")
 
 
 class ResultStore:
@@ -88,6 +111,7 @@ class ResultStore:
         if old is not None:
             diffs = spec_differences(old, spec)
             if diffs:
+                self.close()  # the lock precheck took
                 raise UserError(f"{self.dir} holds a different run ({'; '.join(diffs)}): "
                                 "use another --output or the same settings")
         return old

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -92,3 +93,18 @@ def test_a_run_killed_before_its_first_spec_can_start_again(tmp_path):
     with ResultStore(out) as store:
         assert store.open({"model": "m", "task": "t"}) == set()
     assert (out / "spec.json").is_file()
+
+
+def test_a_resume_with_other_engine_settings_is_refused_naming_the_field(tmp_path):
+    base = {"model": "m", "task": "t", "method_config": {"temperature": 0.0, "top_p": 1.0},
+            "engine": {"engine": "hf", "dtype": "float32", "max_model_len": 4096, "torch": "2.13.0"}}
+    with ResultStore(tmp_path / "r") as store:
+        store.open(base)
+    upgraded = {**base, "engine": {**base["engine"], "torch": "2.14.0"}}  # versions may change
+    with ResultStore(tmp_path / "r") as store:
+        store.open(upgraded)
+    for change, said in (({"engine": {**base["engine"], "dtype": "bfloat16"}}, "engine.dtype: 'float32' -> 'bfloat16'"),
+                         ({"engine": {**base["engine"], "max_model_len": 2048}}, "engine.max_model_len: 4096 -> 2048"),
+                         ({"method_config": {"temperature": 0.7, "top_p": 1.0}}, "method_config.temperature: 0.0 -> 0.7")):
+        with pytest.raises(UserError, match=re.escape(said)):
+            ResultStore(tmp_path / "r").check({**base, **change})
