@@ -132,6 +132,10 @@ class HFEngine(EngineBase):
         except (OSError, ValueError) as exc:
             raise EngineError(f"cannot load model '{model}': {_first_line(exc)}") from exc
         self.model.to(self.device).eval()
+        # Neutral decoding: transformers fills every setting a run leaves unset from the checkpoint's
+        # generation_config.json (a repetition_penalty, extra EOS ids, sampling). A run decodes
+        # with exactly what its method asks for; the spec says so ("generation_config": "neutral").
+        self.model.generation_config = GenerationConfig(pad_token_id=None, eos_token_id=None)
         if self.device == "cpu" and sum(p.numel() for p in self.model.parameters()) < SMALL_MODEL_PARAMS:
             # A tiny model's matmuls are too small to split: extra intra-op threads only spin-wait
             # (60x slower per step measured on a loaded 2-core machine).
@@ -154,6 +158,7 @@ class HFEngine(EngineBase):
             "device": self.device,
             "dtype": self.dtype,
             "max_model_len": self.max_model_len,
+            "generation_config": "neutral",
         }
 
     def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]:

@@ -47,6 +47,10 @@ from budgetbench.types import Completion, GenRequest, GenResult
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 CONNECT_TIMEOUT = 10.0
+# Sent to vLLM servers with every request: a server fills unset sampling fields from the model's
+# generation_config.json (vLLM's --generation-config auto), so a greedy run would not be neutral.
+NEUTRAL_VLLM_SAMPLING = {"top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
+                         "frequency_penalty": 0.0}
 BACKOFF_CAP = 30.0
 
 
@@ -172,6 +176,7 @@ class OpenAIEngine(EngineBase):
 
     def info(self) -> dict[str, Any]:
         return {
+            "generation_config": "neutral" if self.api == "vllm" else "server defaults",
             "engine": self.name,
             "model": self.model_id,
             "base_url": self.base_url,
@@ -276,6 +281,8 @@ class OpenAIEngine(EngineBase):
         p = req.params
         body: dict[str, Any] = {"model": self.model_id, "max_tokens": max_tokens,
                                 "temperature": p.temperature, "top_p": p.top_p}
+        if self.api == "vllm":  # neutral, not the server's defaults from the model's generation_config
+            body.update(NEUTRAL_VLLM_SAMPLING)
         if seed is not None and p.temperature > 0:
             body["seed"] = seed
         stops = list(p.stop)

@@ -116,6 +116,10 @@ class VLLMEngine(EngineBase):
             enforce_eager=enforce_eager,
             enable_prefix_caching=True,
             seed=seed,
+            # Neutral: vLLM would otherwise take default sampling settings and extra EOS ids from
+            # the checkpoint's generation_config.json ("auto"); --engine-arg generation_config=auto
+            # asks for them.
+            generation_config="vllm",
         )
         kwargs.update(parse_engine_args(engine_args))
         try:

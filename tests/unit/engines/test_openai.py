@@ -117,6 +117,9 @@ def test_vllm_server_gets_token_ids_and_its_parameters(server_factory):
     assert first["skip_special_tokens"] is False and first["include_stop_str_in_output"] is True
     assert first["return_token_ids"] is True and first["max_tokens"] == 5
     assert {first["seed"], second["seed"]} == {10, 11}  # n expands into seeds seed+j
+    # neutral sampling, not the server's defaults from the checkpoint's generation_config.json
+    assert (first["top_k"], first["min_p"], first["repetition_penalty"]) == (-1, 0.0, 1.0)
+    assert engine.info()["generation_config"] == "neutral"
     assert all(h.get("Authorization") == "Bearer sk-secret" for h in server.headers)
     assert "sk-secret" not in json.dumps(engine.info())
 
@@ -132,6 +135,7 @@ def test_plain_server_gets_text_and_its_stop_reason_is_found(server_factory):
     tok_text = "1+2=3</s>"
     server.reply = reply
     assert engine.api == "text"
+    assert "repetition_penalty" not in server.bodies[-1] if server.bodies else True
     [result] = engine.generate([_request(stop=("</s>",), stop_ids=())])
     body = server.bodies[0]
     assert body["prompt"] == engine.tokenizer.decode([1, 2, 3])
