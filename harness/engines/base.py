@@ -186,8 +186,9 @@ def group_results(requests: Sequence[GenRequest], completions: Sequence[Completi
 
 
 def stop_tail_tokens(stop: Sequence[str]) -> int:
-    """How many trailing tokens to decode to see any of ``stop`` (a token is at least 1 char)."""
-    return max((len(s) for s in stop), default=0) + 1
+    """How many trailing tokens to decode to see any of ``stop``: its length in UTF-8 bytes, plus
+    one, since a token holds at least one byte (a byte-level BPE may spell ``结束`` in 6 tokens)."""
+    return max((len(s.encode("utf-8")) for s in stop), default=0) + 1
 
 
 def find_stop_string(tail_text: str, stop: Sequence[str]) -> str | None:
