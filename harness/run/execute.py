@@ -74,6 +74,7 @@ def _load_and_run(config: RunConfig, task: Any, problems: Any, data_dir: Any, me
     method = method_cls(engine.tokenizer, fmt, config.method_config)
     budgets = parse_budgets(method, config.budgets, engine.max_model_len)  # now against the context
     _check_native_budget(config, method, engine)
+    _check_context(method, engine.tokenizer, fmt, problems, budgets, config, engine.max_model_len)
     try:  # e.g. majority_vote: K values -> max(K) samples
         run_budgets, samples = method.sweep(budgets, config.samples)
     except ValueError as exc:
@@ -131,6 +132,26 @@ def _check_size(method_cls: Any, problems: Any, budgets: tuple, config: RunConfi
     if runs > MAX_SAMPLES:
         raise UserError(f"this run would plan {runs:,} samples (problems x budgets x waits x samples), more than "
                         f"{MAX_SAMPLES:,}: lower --samples or --limit")
+
+
+def _check_context(method: Any, tokenizer: Any, fmt: Any, problems: Any, budgets: tuple, config: RunConfig,
+                   limit: int | None) -> None:
+    """A token budget must leave room in the context for the prompt, the cut's transition and the
+    answer: otherwise the context, not the budget, would end the thinking and the answer would
+    get no tokens, and the record would look like an ordinary cut. Refused before anything runs."""
+    caps = [b for b in budgets if isinstance(b, int)]
+    if not limit or method.budget_unit != "tokens" or not caps:
+        return
+    cap = max(caps)
+    transition = len(tokenizer.encode(fmt.thinking_end + fmt.answer_prefix)) + 2
+    room = config.method_config.answer_tokens + transition
+    too_long = [(p, n) for p in problems if (n := len(method.start(p, cap, 0, 0, 0).prompt_ids)) + cap + room > limit]
+    if too_long:
+        problem, n = too_long[0]
+        raise UserError(f"problem {problem.id}: its prompt ({n} tokens) + budget {cap} + the answer ({room} "
+                        f"tokens with --answer-tokens {config.method_config.answer_tokens}) exceed the model's "
+                        f"context of {limit} tokens ({len(too_long)} of {len(problems)} problems do): raise "
+                        "--max-model-len, or lower the budget or --answer-tokens")
 
 
 def _check_unique_ids(task: str, problems: Any) -> None:

@@ -163,3 +163,18 @@ def test_majority_vote_warns_when_k_looks_like_a_token_budget(tmp_path, scripted
         with pytest.raises(UserError):  # stop it before it draws them: the size check fires too
             execute(_toy_config(tmp_path, method="majority_vote", budgets=("512",), limit=3,
                                 waits=tuple(range(10_000))), engine=scripted)
+
+
+def test_a_budget_that_leaves_no_room_for_the_answer_is_refused(tmp_path):
+    """Prompt + budget + answer beyond the context: the context, not the budget, would end the
+    thinking and the answer would get no tokens. Refused before anything is written."""
+    from budgetbench.methods.base import MethodConfig
+
+    small = FlakyEngine(fail_on_call=-1)
+    small.max_model_len = 200
+    with pytest.raises(UserError, match=r"prompt \(\d+ tokens\) \+ budget 100 .* exceed the model's context of 200"):
+        execute(_toy_config(tmp_path, budgets=("8", "100")), engine=small)  # --answer-tokens 1024
+    assert small.stats.calls == 0 and not (tmp_path / "out").exists()
+    outcome = execute(_toy_config(tmp_path, budgets=("8", "100"), method_config=MethodConfig(answer_tokens=16)),
+                      engine=small)
+    assert len(outcome.records) == 6
