@@ -123,14 +123,15 @@ class HFEngine(EngineBase):
         self.model_id = model
         hf_logging.disable_progress_bar()  # the run has its own progress bar
         self.tokenizer = HFTokenizer.load(model, revision=revision, trust_remote_code=trust_remote_code)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = _check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         torch_dtype = _resolve_dtype(dtype, self.device)
         try:
             self.model = AutoModelForCausalLM.from_pretrained(
                 model, revision=revision, trust_remote_code=trust_remote_code, **{_DTYPE_KWARG: torch_dtype}
             )
-        except (OSError, ValueError) as exc:
-            raise EngineError(f"cannot load model '{model}': {_first_line(exc)}") from exc
+        except Exception as exc:  # a missing, damaged or truncated checkpoint, custom code that raises
+            raise EngineError(f"cannot load model '{model}': {type(exc).__name__}: {_first_line(exc)} "
+                              "(is a weights file damaged or incomplete?)") from exc
         self.model.to(self.device).eval()
         # Neutral decoding: transformers fills every setting a run leaves unset from the checkpoint's
         # generation_config.json (a repetition_penalty, extra EOS ids, sampling). A run decodes
@@ -216,6 +217,20 @@ class HFEngine(EngineBase):
             r.generated = ids
             if r.length is None:
                 r.length = len(ids)
+
+
+def _check_device(device: str) -> str:
+    """``device`` if torch can use it here, else one line that says what to pass instead."""
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        raise EngineError(f"unknown --device '{device}': use cpu, cuda, cuda:N or mps") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise EngineError(f"--device {device}: this torch ({torch.__version__}) sees no CUDA device; "
+                          "use --device cpu, or install a CUDA build of torch")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise EngineError(f"--device {device}: MPS is not available here; use --device cpu")
+    return device
 
 
 def _resolve_dtype(dtype: str, device: str) -> Any:

@@ -34,3 +34,28 @@ def test_the_checkpoints_generation_config_does_not_change_greedy_outputs(tmp_pa
                   do_sample=True, temperature=0.7, top_k=5)
     (leaky / "generation_config.json").write_text(json.dumps(config))
     assert _greedy(leaky) == _greedy(MODEL_DIR)
+
+
+@pytest.mark.parametrize("device, said", [("cuda", "sees no CUDA device"), ("bogus", "unknown --device 'bogus'")])
+def test_a_device_torch_cannot_use_is_one_clear_error(device, said):
+    import torch
+
+    from budgetbench.engines.base import EngineError
+    from budgetbench.engines.hf import HFEngine
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(EngineError, match=said):
+        HFEngine(str(MODEL_DIR), device=device)
+
+
+def test_a_truncated_checkpoint_is_one_clear_error(tmp_path):
+    from budgetbench.engines.base import EngineError
+    from budgetbench.engines.hf import HFEngine
+
+    broken = tmp_path / "broken"
+    shutil.copytree(MODEL_DIR, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(EngineError, match="cannot load model .*damaged or incomplete"):
+        HFEngine(str(broken))
