@@ -47,7 +47,10 @@ class Registry:
         except ModuleNotFoundError as exc:
             if exc.name and module_name.startswith(exc.name):
                 raise UserError(f"{self.kind} '{name}': cannot import module '{module_name}'") from None
-            raise
+            raise UserError(f"{self.kind} '{name}': importing '{module_name}' failed: {exc}") from None
+        except Exception as exc:  # a plugin that raises on import: its fault, said in one line
+            raise UserError(f"{self.kind} '{name}': importing '{module_name}' failed: "
+                            f"{type(exc).__name__}: {exc}") from None
         if not hasattr(module, attr):
             raise UserError(f"{self.kind} '{name}': module '{module_name}' has no '{attr}'")
         return getattr(module, attr)

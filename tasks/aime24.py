@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from budgetbench.tasks import Task, load_hub, read_jsonl, require_fields
+from budgetbench.tasks import Task, integer_field, load_hub, read_jsonl, require_fields
 from budgetbench.types import Problem
 
 HUB_ID = "HuggingFaceH4/aime_2024"
@@ -19,7 +19,7 @@ def load(data_dir: Path | None) -> list[Problem]:
     problems = []
     for row in rows:
         require_fields(row, ("id", "problem", "answer"), "aime24")
-        exam = "I" if int(row["id"]) % 30 < 15 else "II"  # ids 60-74: AIME I, 75-89: AIME II
+        exam = "I" if integer_field(row, "id", "aime24") % 30 < 15 else "II"  # ids 60-74: AIME I, 75-89: AIME II
         problems.append(Problem(str(row["id"]), row["problem"], str(row["answer"]), {"exam": exam}))
     return problems
 

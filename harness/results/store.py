@@ -39,6 +39,18 @@ ENGINE_FREE_FIELDS = frozenset({
 })
 
 
+def _check_writable(directory: Path) -> None:
+    """The folder (or the nearest existing folder above it) must be one this process can write."""
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"cannot create {directory}: {probe} is a file, not a folder; choose another --output")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"cannot write to {directory}: {probe} is not writable (a read-only mount?); "
+                        "choose another --output")
+
+
 def _leftover(name: str) -> bool:
     """What a run killed before its first spec.json leaves behind: the lock, a temporary spec."""
     return name == LOCK_FILE or (name.startswith(f".{SPEC_FILE}.") and name.endswith(".tmp"))
@@ -95,6 +107,7 @@ class ResultStore:
         model is loaded."""
         if self.dir.exists() and not self.dir.is_dir():
             raise UserError(f"output {self.dir} exists and is not a directory")
+        _check_writable(self.dir)
         if not self.spec_path.is_file():
             if self.dir.is_dir() and any(not _leftover(p.name) for p in self.dir.iterdir()):
                 raise UserError(f"output directory {self.dir} is not empty and is not a budgetbench "

@@ -41,7 +41,7 @@ def execute(config: RunConfig, engine: Engine | None = None) -> RunOutcome:
     check_format_name(config.thinking_format)
     task = get_task(config.task)
     data_dir = resolve_data_dir(config.data_dir)
-    problems = task.load(data_dir)
+    problems = _load_problems(task, data_dir)
     if config.limit is not None:
         problems = problems[: config.limit]
     if not problems:
@@ -104,6 +104,15 @@ def _interrupted(exc: Exception, saved: int, output: Path) -> RunInterrupted:
         cause = f"cannot write results ({first}): free disk space, then"
     return RunInterrupted(f"the run stopped: {cause} rerun the same command to resume ({saved} new "
                           f"samples are saved in {output})")
+
+
+def _load_problems(task: Any, data_dir: Any) -> list:
+    try:
+        return task.load(data_dir)
+    except UserError:
+        raise
+    except Exception as exc:  # a task plugin whose loader raises: its fault, in one line
+        raise UserError(f"task {task.name}: loading its problems failed: {type(exc).__name__}: {exc}") from None
 
 
 MAX_SAMPLES = 10_000_000  # records one run may plan: more is a typo (--samples 100000000)

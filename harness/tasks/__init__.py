@@ -18,9 +18,12 @@ from pathlib import Path
 
 from budgetbench.errors import UserError
 from budgetbench.registry import Registry
-from budgetbench.tasks.task import DATA_DIR_ENV, Task, load_hub, read_jsonl, require_fields, resolve_data_dir
+from budgetbench.tasks.task import (
+    DATA_DIR_ENV, Task, integer_field, load_hub, read_jsonl, require_fields, resolve_data_dir,
+)
 
-__all__ = ["DATA_DIR_ENV", "TASKS", "Task", "get_task", "load_hub", "read_jsonl", "require_fields", "resolve_data_dir"]
+__all__ = ["DATA_DIR_ENV", "TASKS", "Task", "get_task", "integer_field", "load_hub", "read_jsonl", "require_fields",
+           "resolve_data_dir"]
 
 TASKS = Registry("task", "budgetbench.tasks", {
     "aime24": "budgetbench_tasks.aime24:TASK",
@@ -54,7 +57,10 @@ def _task_from_file(path: Path) -> Task:
     spec = importlib.util.spec_from_file_location(f"budgetbench_user_task_{path.stem}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the plugin file raises: one line, not its traceback
+        raise UserError(f"task file {path} failed to load: {type(exc).__name__}: {exc}") from None
     task = getattr(module, "TASK", None)
     if not isinstance(task, Task):
         raise UserError(f"task file {path} must define TASK = budgetbench.tasks.Task(...)")

@@ -57,13 +57,18 @@ def read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         raise DataError(f"data file {path} is missing: point --data-dir at a folder that has it")
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise DataError(f"data file {path} is corrupt at line {n}: not JSON") from None
+    for n, raw in enumerate(path.read_bytes().splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise DataError(f"data file {path} is not UTF-8 at line {n}: re-save it as UTF-8") from None
+        except json.JSONDecodeError:
+            raise DataError(f"data file {path} is corrupt at line {n}: not JSON") from None
+        if not isinstance(row, dict):
+            raise DataError(f"data file {path}, line {n}: a row must be a JSON object, not {type(row).__name__}")
+        rows.append(row)
     return rows
 
 
@@ -79,6 +84,14 @@ def load_hub(hub_id: str, split: str, config: str | None = None) -> list[dict]:
     except Exception as exc:  # network, auth (gated sets), missing split: one line for the user
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"cannot load {hub_id} from the hub ({first}); pass --data-dir for local files") from None
+
+
+def integer_field(row: dict, field: str, where: str) -> int:
+    """``row[field]`` as an integer (``7``, ``"7"``), or one DataError naming the row."""
+    try:
+        return int(str(row[field]).strip())
+    except ValueError:
+        raise DataError(f"{where}: field {field!r} must be an integer, got {row[field]!r}") from None
 
 
 def require_fields(row: dict, fields: tuple[str, ...], where: str) -> None:
