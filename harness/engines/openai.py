@@ -389,7 +389,26 @@ class _Reply:
         return self._body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return json.loads(self._body)
+        """The body as JSON; lone surrogates (``"\\ud800"``, valid JSON but no text) become U+FFFD."""
+        return _no_surrogates(json.loads(self._body))
+
+
+def _no_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace") if _has_surrogate(value) else value
+    if isinstance(value, list):
+        return [_no_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _no_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _api_kind(served: list[dict[str, Any]]) -> str:

@@ -254,3 +254,11 @@ def test_models_endpoint_failing_is_an_error_not_the_text_api():
             _engine(server.url)
     finally:
         server.close()
+
+
+def test_a_lone_surrogate_in_the_reply_is_replaced_not_a_crash(server_factory):
+    """'\\ud800' is valid JSON but no text: before, decoding it later raised a TypeError for good."""
+    server = server_factory(owner="someone", reply=lambda body: (
+        200, {"choices": [{"text": "x\ud800y</s>", "finish_reason": "stop"}]}))
+    [result] = _engine(server.url).generate([_request(stop=("</s>",), stop_ids=())])
+    assert result.completions[0].text.startswith("x\ufffdy")
