@@ -66,22 +66,29 @@ def _is_run_csv(path: Path) -> bool:
         return False
 
 
+REPORT_MARKER = ".budgetbench-report"  # in every folder bench report writes: not an input when found
+
+
 def find_inputs(path: Path, depth: int = 0) -> tuple[list[Path], list[Path]]:
-    """(result dirs, run-level CSVs) a command-line path stands for."""
+    """(result dirs, run-level CSVs) a command-line path stands for: itself, or what lies below
+    it at any depth (``results/math500/`` holds MODEL/METHOD/ runs). Below a results directory
+    nothing more is looked for (its ``report/`` is output); a folder that ``bench report``
+    wrote is skipped when found by searching, so a report does not read its own tables back."""
     if path.is_file() and path.suffix.lower() == ".csv":
         return [], [path]
     if path.is_dir():
         if is_results_dir(path):
             return [path], []
+        if depth and (path / REPORT_MARKER).exists():
+            return [], []
         if csvs := [p for p in sorted(path.glob("*.csv")) if _is_run_csv(p)]:
             return [], csvs
-        if depth == 0:
-            dirs, files = [], []
-            for sub in sorted(p for p in path.iterdir() if p.is_dir()):
-                d, f = find_inputs(sub, 1)
-                dirs, files = dirs + d, files + f
-            if dirs or files:
-                return dirs, files
+        dirs, files = [], []
+        for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            d, f = find_inputs(sub, depth + 1)
+            dirs, files = dirs + d, files + f
+        if dirs or files:
+            return dirs, files
     if depth:
         return [], []
     raise ResultsError(f"{path}: neither a results directory (spec.json + samples.jsonl) "

@@ -15,7 +15,7 @@ from budgetbench.report.writers import write_report
 
 @click.command("report")
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", default="plots", show_default=True,
+@click.option("--out", default="results/report", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Folder for runs/methods tables (.csv, .md, .tex) and figures (.png, .svg).")
 @click.option("--scaling", "scaling_x", type=click.Choice(["log2", "linear"]), default="log2",

@@ -74,7 +74,8 @@ def method_style(method: str, model_index: int) -> dict[str, Any]:
 
 
 def save_figure(fig, axes, stem: Path) -> list[Path]:
-    """Add one figure legend (each panel's entries, once) right of the panels; write PNG and SVG."""
+    """Add one figure legend (each panel's entries, once) right of the panels; write PNG, SVG (text
+    kept as text, so it can be edited and searched) and PDF, all byte-for-byte deterministic."""
     import matplotlib
 
     entries: dict[str, Any] = {}
@@ -83,10 +84,11 @@ def save_figure(fig, axes, stem: Path) -> list[Path]:
             entries.setdefault(label, handle)
     if entries:
         fig.legend(list(entries.values()), list(entries), loc="outside right upper", frameon=False)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    with matplotlib.rc_context({"svg.hashsalt": "budgetbench", "svg.fonttype": "path"}):
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg"), stem.with_suffix(".pdf")]
+    with matplotlib.rc_context({"svg.hashsalt": "budgetbench", "svg.fonttype": "none", "pdf.fonttype": 42}):
         fig.savefig(paths[0], dpi=FIG_DPI, metadata={"Software": None})
         fig.savefig(paths[1], metadata={"Date": None, "Creator": None})
+        fig.savefig(paths[2], metadata={"CreationDate": None, "Creator": None, "Producer": None})
     return paths
 
 

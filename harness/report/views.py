@@ -28,6 +28,7 @@ from budgetbench.analysis.problems import (
     GROUP_KEYS, OVERTHINKING_NOTE, Samples, check_fields, load_samples, overthinking_table, problem_frame,
     problem_view,
 )
+from budgetbench.analysis.runs import REPORT_MARKER
 from budgetbench.results.reader import Warn
 from budgetbench.report.tables import format_table, model_name, number_format, to_markdown, write_csv
 from budgetbench.analysis.strata import AdvisorConfig, advisor_tables, reading, strata_curves
@@ -222,6 +223,7 @@ def run_analysis(samples: Samples, out: str | Path, config: AnalysisConfig) -> A
     """Run every analysis on ``samples`` (see :func:`load_checked`) and write its files into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / REPORT_MARKER).write_text("written by bench report: not an input for another report\n", encoding="utf-8")
     frame = problem_frame(samples)
     view = problem_view(frame)
     text: list[str] = []

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from budgetbench.analysis.runs import REPORT_MARKER
 from budgetbench.report.figures import plot_accuracy, plot_forced_end
 from budgetbench.report.tables import CI_NOTE, METHOD_NOTE, methods_display, runs_display, to_latex, to_markdown, write_csv
 
@@ -14,6 +15,7 @@ def write_report(runs: pd.DataFrame, methods: pd.DataFrame, out: str | Path) -> 
     """Write runs/methods as CSV, Markdown and LaTeX, and the figures, into ``out``; paths written."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / REPORT_MARKER).write_text("written by bench report: not an input for another report\n", encoding="utf-8")
     x = methods["scaling_x"].iloc[0] if len(methods) else "log2"
     method_note = METHOD_NOTE.format(x=x)
     written = []

@@ -39,6 +39,12 @@ ENGINE_FREE_FIELDS = frozenset({
 })
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _check_writable(directory: Path) -> None:
     """The folder (or the nearest existing folder above it) must be one this process can write."""
     probe = directory
@@ -64,6 +70,7 @@ def write_atomic(path: Path, text: str | bytes) -> None:
             f.write(text.encode("utf-8") if isinstance(text, str) else text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: files get the mode the umask says
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

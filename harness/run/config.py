@@ -45,7 +45,11 @@ class RunConfig:
 
 
 def default_output(task: str, model: str, method: str) -> Path:
-    tag = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model.rstrip("/")).name or model)
+    """``results/TASK/MODEL/METHOD``. MODEL keeps a hub id's organisation (``org__name``), and a
+    local folder's parent (``models__s1.1-32B``), so two models of one name do not share a folder."""
+    path = Path(model.rstrip("/"))
+    parts = [p for p in path.parts[-2:] if p not in ("/", ".", "..", "~")] or [model]
+    tag = re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(parts))
     return Path("results") / task / tag / method.replace("+", "_")
 
 

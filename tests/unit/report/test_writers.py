@@ -22,7 +22,8 @@ from tests.helpers.cli import REPO
 ROOT = REPO
 PAPER = ROOT / "results" / "paper"
 OUTPUTS = ["runs.csv", "runs.md", "runs.tex", "methods.csv", "methods.md", "methods.tex",
-           "accuracy.png", "accuracy.svg", "forced_end.png", "forced_end.svg"]
+           "accuracy.png", "accuracy.svg", "accuracy.pdf", "forced_end.png", "forced_end.svg", "forced_end.pdf",
+           ".budgetbench-report"]
 TABLE3 = {  # method: |A|, Control, Scaling, Performance (arXiv 2501.19393 v3, Table 3, AIME24)
     "TCC": ["5", "40%", "-24", "40.0"],
     "TCC+BF": ["5", "100%", "13", "40.0"],
@@ -109,7 +110,10 @@ def test_report_writes_every_file(results, tmp_path):
         assert image.shape == (round(h * F.FIG_DPI), round((w + F.LEGEND_WIDTH) * F.FIG_DPI), 4)
         assert image[..., :3].std() > 0.05  # not a blank canvas
     for name in ("accuracy.svg", "forced_end.svg"):
-        assert (out / name).read_text().lstrip().startswith("<?xml")
+        svg = (out / name).read_text()
+        assert svg.lstrip().startswith("<?xml") and "<text" in svg  # text stays text, not paths
+    for name in ("accuracy.pdf", "forced_end.pdf"):
+        assert (out / name).read_bytes().startswith(b"%PDF")
 
     runs = pd.read_csv(out / "runs.csv")
     assert len(runs) == 6 and list(runs.columns) == M.RUN_COLUMNS

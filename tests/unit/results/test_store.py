@@ -108,3 +108,17 @@ def test_a_resume_with_other_engine_settings_is_refused_naming_the_field(tmp_pat
                          ({"method_config": {"temperature": 0.7, "top_p": 1.0}}, "method_config.temperature: 0.0 -> 0.7")):
         with pytest.raises(UserError, match=re.escape(said)):
             ResultStore(tmp_path / "r").check({**base, **change})
+
+
+def test_files_get_the_umask_mode_not_0600(tmp_path):
+    import os
+    import stat
+
+    from budgetbench.results.store import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "spec.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "spec.json").stat().st_mode) == 0o644

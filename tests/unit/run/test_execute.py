@@ -178,3 +178,11 @@ def test_a_budget_that_leaves_no_room_for_the_answer_is_refused(tmp_path):
     outcome = execute(_toy_config(tmp_path, budgets=("8", "100"), method_config=MethodConfig(answer_tokens=16)),
                       engine=small)
     assert len(outcome.records) == 6
+
+
+def test_default_output_folders_of_two_models_with_one_name_differ():
+    from budgetbench.run.config import default_output
+
+    a, b = default_output("aime24", "org-a/s1.1-32B", "budget_forcing"), default_output("aime24", "org-b/s1.1-32B", "x")
+    assert a.parts[2] == "org-a__s1.1-32B" and b.parts[2] == "org-b__s1.1-32B"
+    assert default_output("t", "/models/qwq/", "token_conditional+bf").parts[2:] == ("models__qwq", "token_conditional_bf")
