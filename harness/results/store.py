@@ -30,6 +30,8 @@ FSYNC_INTERVAL_S = 1.0  # appended records are fsync'ed at least this often
 
 # Spec fields that may grow between invocations of the same run; all others must match.
 SWEEP_FIELDS = ("budgets", "waits", "samples", "limit", "created", "updated", "versions", "command")
+# Fields newer specs record that older ones lack (a resume of an older run adds them).
+ADDED_FIELDS = frozenset({"data_sha256"})
 # Engine fields that may change on resume: versions and resources, not what decides the outputs
 # (engine, model, dtype, max_model_len, server_api... must match).
 ENGINE_FREE_FIELDS = frozenset({
@@ -83,6 +85,8 @@ def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for key in sorted((set(old) | set(new)) - set(SWEEP_FIELDS)):
         a, b = old.get(key), new.get(key)
+        if key in ADDED_FIELDS and key not in old:
+            continue  # a run made before the field existed: nothing to compare with
         if key == "engine" and isinstance(a, dict) and isinstance(b, dict):
             a = {k: v for k, v in a.items() if k not in ENGINE_FREE_FIELDS}
             b = {k: v for k, v in b.items() if k not in ENGINE_FREE_FIELDS}

@@ -7,6 +7,8 @@ settings is refused by comparing specs (``budgetbench.results.store``).
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 import platform
 import re
 import sys
@@ -67,8 +69,19 @@ def redact_secrets(argv: list[str]) -> list[str]:
     return out
 
 
+def data_hash(problems: Any) -> str:
+    """sha256 of the problems a run uses (ids, questions, golds, metadata, in order): the dataset
+    revision, whatever the source. A resume on other data is refused like any other setting."""
+    digest = hashlib.sha256()
+    for p in problems:
+        digest.update(json.dumps([p.id, p.question, p.gold, p.metadata], sort_keys=True, ensure_ascii=False,
+                                 default=str).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
 def build_spec(config: RunConfig, task: str, source: str, engine: Any, fmt: dict, sweep: Sweep, *,
-               budgets: tuple[Budget, ...], temperature: float) -> dict[str, Any]:
+               budgets: tuple[Budget, ...], temperature: float, data_hash_of: str | None = None) -> dict[str, Any]:
     """The run's spec. ``budgets`` are the user's (majority_vote: the K values, not the runner's
     sweep); ``temperature`` is the one in effect (the method's default when not given)."""
     method_config = config.method_config.to_dict()
@@ -78,6 +91,7 @@ def build_spec(config: RunConfig, task: str, source: str, engine: Any, fmt: dict
         "method_version": METHOD_VERSION,
         "task": task,
         "data_source": source,
+        "data_sha256": data_hash_of,
         "model": config.model,
         "method": config.method,
         "format": fmt,

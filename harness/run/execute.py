@@ -20,7 +20,7 @@ from budgetbench.formats import check_format_name, resolve_format
 from budgetbench.grading import check_gold
 from budgetbench.methods import load_method
 from budgetbench.results.store import ResultStore
-from budgetbench.run.config import RunConfig, build_spec, default_output
+from budgetbench.run.config import RunConfig, build_spec, data_hash, default_output
 from budgetbench.run.sweep import RunStats, Sweep, run_sweep, warm_up_grading
 from budgetbench.tasks import get_task, resolve_data_dir
 
@@ -42,6 +42,7 @@ def execute(config: RunConfig, engine: Engine | None = None) -> RunOutcome:
     task = get_task(config.task)
     data_dir = resolve_data_dir(config.data_dir)
     problems = _load_problems(task, data_dir)
+    data_sha256 = data_hash(problems)  # the whole task's data: a resume may extend --limit
     if config.limit is not None:
         problems = problems[: config.limit]
     if not problems:
@@ -58,13 +59,13 @@ def execute(config: RunConfig, engine: Engine | None = None) -> RunOutcome:
     store = ResultStore(output)
     store.precheck()  # cheap checks before loading a model (and the lock, when resuming)
     try:
-        return _load_and_run(config, task, problems, data_dir, method_cls, store, engine)
+        return _load_and_run(config, task, problems, data_dir, method_cls, store, engine, data_sha256)
     finally:
         store.close()  # also when a check fails after the lock was taken
 
 
 def _load_and_run(config: RunConfig, task: Any, problems: Any, data_dir: Any, method_cls: type,
-                  store: ResultStore, engine: Engine | None) -> RunOutcome:
+                  store: ResultStore, engine: Engine | None, data_sha256: str) -> RunOutcome:
     """The model, the format and the method; then the sweep into ``store``."""
     warm_up_grading(task)  # the grading workers start while the model loads
     if engine is None:
@@ -83,7 +84,7 @@ def _load_and_run(config: RunConfig, task: Any, problems: Any, data_dir: Any, me
     share = config.share and not config.method_config.native_thinking_budget
     sweep = Sweep(budgets=run_budgets, waits=config.waits, samples=samples, seed=config.seed, share=share)
     spec = build_spec(config, task.name, task.source(data_dir), engine, fmt.to_dict(), sweep,
-                      budgets=budgets, temperature=method.temperature)
+                      budgets=budgets, temperature=method.temperature, data_hash_of=data_sha256)
     done = store.open(spec)
     try:
         stats = run_sweep(engine, method, task, problems, sweep, store, done,

@@ -186,3 +186,16 @@ def test_default_output_folders_of_two_models_with_one_name_differ():
     a, b = default_output("aime24", "org-a/s1.1-32B", "budget_forcing"), default_output("aime24", "org-b/s1.1-32B", "x")
     assert a.parts[2] == "org-a__s1.1-32B" and b.parts[2] == "org-b__s1.1-32B"
     assert default_output("t", "/models/qwq/", "token_conditional+bf").parts[2:] == ("models__qwq", "token_conditional_bf")
+
+
+def test_the_spec_records_a_hash_of_the_data_and_a_resume_on_other_data_is_refused(tmp_path, scripted):
+    plugin = tmp_path / "task.py"
+    source = ("from budgetbench.tasks import Task\nfrom budgetbench.types import Problem\n"
+              "TASK = Task('t', 't', 3, 'integer', '', '', lambda d: [Problem(f'p{{i}}', 'q{gold}', '1') for i in range(3)])\n")
+    plugin.write_text(source.format(gold=""))
+    outcome = execute(_toy_config(tmp_path, task=str(plugin), limit=2), engine=scripted)
+    assert len(json.loads((outcome.output / "spec.json").read_text())["data_sha256"]) == 64
+    assert len(execute(_toy_config(tmp_path, task=str(plugin), limit=3), engine=scripted).records) == 3  # --limit grows
+    plugin.write_text(source.format(gold=" (revised)"))  # the same ids, other questions
+    with pytest.raises(UserError, match="data_sha256: "):
+        execute(_toy_config(tmp_path, task=str(plugin), limit=3), engine=scripted)
