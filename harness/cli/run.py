@@ -71,19 +71,23 @@ def run(**opts: object) -> None:
     s = outcome.stats
     click.echo(f"{s.finished} samples generated, {s.skipped} already on disk, {s.requests} engine requests, "
                f"{s.seconds:.1f}s -> {outcome.output}")
-    click.echo(summary_table(outcome.records))
-    if not opts["no_report"] and outcome.records:
-        written = write_run_report(outcome.output)
+    if not outcome.records:
+        click.echo("(no records)")
+        return
+    from budgetbench.analysis.runs import load_runs
+
+    runs = load_runs([outcome.output], warn=lambda message: None)  # the runs table bench report reads
+    click.echo(summary_table(runs))
+    if not opts["no_report"]:
+        written = write_run_report(runs, outcome.output)
         click.echo(f"tables and curves: {outcome.output / 'report'} ({', '.join(p.name for p in written)})")
 
 
-def write_run_report(output: Path) -> list[Path]:
+def write_run_report(runs, output: Path) -> list[Path]:
     """The run's own report (as bench report OUTPUT --out OUTPUT/report would write it)."""
     from budgetbench.analysis.metrics import method_metrics
-    from budgetbench.analysis.runs import load_runs
     from budgetbench.report.writers import write_report
 
-    runs = load_runs([output], warn=lambda message: None)
     return write_report(runs, method_metrics(runs), output / "report")
 
 
@@ -162,25 +166,13 @@ def _engine_options(engine: str, o: dict) -> dict:
     return {k: v for k, v in options.items() if k in accepted}
 
 
-def summary_table(records: list[dict]) -> str:
-    """Per-budget accuracy, mean thinking tokens and share of forced ends, as a terminal table."""
-    import pandas as pd
-
-    if not records:
-        return "(no records)"
-    df = pd.DataFrame(records)
-    df["budget"] = df["budget"].astype(str)
-    groups = df.groupby(["budget", "waits"], sort=False)
-    table = pd.DataFrame(
-        {
-            "n": groups.size(),
-            "accuracy": groups["correct"].mean().mul(100).round(1),
-            "thinking_tokens": groups["thinking_tokens"].mean().round(1),
-            "forced_end": groups["forced_end"].mean().mul(100).round(1),
-            "unextractable": groups["extracted"].apply(lambda s: s.isna().mean() * 100).round(1),
-        }
-    ).reset_index()
-    table = table.rename(columns={"accuracy": "acc %", "forced_end": "forced %", "unextractable": "no answer %"})
-    numeric = pd.to_numeric(table["budget"], errors="coerce")
-    table = table.assign(_n=numeric.fillna(float("inf"))).sort_values(["_n", "budget", "waits"]).drop(columns="_n")
-    return table.to_string(index=False)
+def summary_table(runs) -> str:
+    """The runs table in short, as the terminal shows it: per budget (majority_vote: per K) and wait
+    count, accuracy, mean thinking tokens, forced ends and unextractable answers."""
+    table = runs[["budget", "waits", "n"]].astype({"budget": str})
+    for column, source in (("acc %", "accuracy_pct"), ("thinking_tokens", "mean_thinking_tokens"),
+                           ("forced %", "forced_end_pct"), ("no answer %", "unextractable_pct")):
+        table[column] = runs[source].astype(float).round(1)
+    if runs["model"].nunique() > 1 or runs["method"].nunique() > 1:
+        table.insert(0, "method", runs["method"])
+    return table.to_string(index=False, na_rep="-")
