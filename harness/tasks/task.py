@@ -77,7 +77,7 @@ def load_hub(hub_id: str, split: str, config: str | None = None) -> list[dict]:
     try:
         import datasets
     except ImportError:
-        raise DataError("loading from the Hugging Face hub needs 'datasets' (pip install datasets), "
+        raise DataError("loading from the Hugging Face hub needs the hub extra (pip install 'budgetbench[hub]'), "
                         "or pass --data-dir with local files") from None
     try:
         return list(datasets.load_dataset(hub_id, config, split=split))
