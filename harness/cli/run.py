@@ -27,7 +27,7 @@ def _unescape(value: str | None) -> str | None:
 @click.option("--budgets", default=None, help="Comma-separated budgets in the method's unit, e.g. 512,2048,8192.")
 @click.option("--waits", default="0", show_default=True, help="Extensions: times the end of thinking is suppressed, e.g. 0,1,2.")
 @click.option("--wait-string", default="Wait", show_default=True, help="Text appended on each extension.")
-@click.option("--answer-tokens", type=click.IntRange(min=1), default=1024, show_default=True, help="Token budget of the answer after thinking.")
+@click.option("--answer-tokens", type=click.IntRange(min=1), default=1024, show_default=True, help="Token budget of the answer after thinking (the toy default: 16).")
 @click.option("--max-tries", type=click.IntRange(min=1), default=1000, show_default=True, help="rejection_sampling: candidates per sample before it is recorded unmet.")
 @click.option("--step-delimiter", default="\\n\\n", show_default=True, help="step_conditional: text that ends a step (a paragraph).")
 @click.option("--budget-per-sample", type=click.IntRange(min=1), default=None, help="majority_vote: cap each sample's thinking at N tokens (budget forcing).")
@@ -91,11 +91,17 @@ def write_run_report(runs, output: Path) -> list[Path]:
     return write_report(runs, method_metrics(runs), output / "report")
 
 
+TOY_ANSWER_TOKENS = 16  # the toy model answers in under 16 tokens; 1024 would not fit its context
+
+
 def _config(o: dict) -> RunConfig:
     if o["task"] is None and o["model"] is None:  # the embedded default: toy model on its toy task
         from budgetbench.toy import MODEL_DIR
 
         o = {**o, "task": "toy_sum", "model": str(MODEL_DIR)}
+        source = click.get_current_context().get_parameter_source("answer_tokens")
+        if source == click.core.ParameterSource.DEFAULT:
+            o["answer_tokens"] = TOY_ANSWER_TOKENS  # the toy model's context is 512 tokens
     elif o["task"] is None or o["model"] is None:
         missing = "--task" if o["task"] is None else "--model"
         raise UserError(f"{missing} is required when the other is given (omit both to run the shipped toy model)")

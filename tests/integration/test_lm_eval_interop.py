@@ -31,7 +31,7 @@ def task_dir(tmp_path_factory):
 def test_bench_run_lm_eval_task_with_budget_forcing(task_dir, tmp_path):
     out = tmp_path / "run"
     proc = bench("run", "--task", f"lm_eval:{TASK}@{task_dir}", "--model", str(MODEL_DIR), "--method", "budget_forcing",
-                 "--budgets", "16,80", "--output", str(out), "--no-progress", "--no-report")
+                 "--budgets", "16,80", "--answer-tokens", "16", "--output", str(out), "--no-progress", "--no-report")
     records = read_samples(out)
     assert len(records) == 8 * 2 and {r["task"] for r in records} == {f"lm_eval:{TASK}"}
     for r in records:

@@ -30,7 +30,7 @@ def test_llm_takes_our_constructor_arguments_and_generate_signature():
 
     engine_fields = {f.name for f in dataclasses.fields(EngineArgs)}
     assert takes_kwargs and missing <= engine_fields
-    assert {"enable_prefix_caching", "max_model_len"} <= engine_fields
+    assert {"enable_prefix_caching", "max_model_len", "generation_config"} <= engine_fields
     gen = inspect.signature(LLM.generate).parameters
     assert {"prompts", "sampling_params", "use_tqdm"} <= set(gen)
     assert hasattr(LLM, "llm_engine") or "llm_engine" in inspect.getsource(LLM.__init__)
