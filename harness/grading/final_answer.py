@@ -60,13 +60,13 @@ _MATH_CLOSE = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 # Written so that a run of spaces is entered once, at its start (no quadratic backtracking).
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])|(?<=[。！？])|(?<=\S)\s+I hope\b", re.I)
 _LAST_IS = re.compile(r".*(?:\bis\b|\bare\b|\bequals\b|=|\bist\b|\best\b|\bes\b|是|为)\s*", re.S | re.I)
-_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*(?:/\d+)?")
+_NUMBER_PATTERN = r"-?\d+(?:[.,]\d+)*(?:/\d+)?"  # 12, -3.5, 1,000, 3/4
+_NUMBER = re.compile(_NUMBER_PATTERN)
 # A number that opens a statement and stands alone (a space, punctuation or the end next):
 # "28 percent", "5, since ...", "12 ways"; not "2x + 1", not "3 + 4 = 7".
-_LEADING_NUMBER = re.compile(r"[ \t*_]*(?P<n>-?\d+(?:[.,]\d+)*(?:/\d+)?)(?=[\s.,;!?。、)]|$)")
+_LEADING_NUMBER = re.compile(rf"[ \t*_]*(?P<n>{_NUMBER_PATTERN})(?=[\s.,;!?。、)]|$)")
 _LIST_GOES_ON = re.compile(r"\s*(?:,|;|、|\band\b|\bor\b|和|或)\s*-?\d")
 _OPERATOR_NEXT = re.compile(r"\s*[-+*/^=<>×÷]")
-_WORDS = re.compile(r"(?P<n>-?\d+(?:[.,]\d+)*(?:/\d+)?)[ \t]*(?:,[ \t]*)?(?:%|[^\W\d_][^\d$\\]*)?")
 _WORDS = re.compile(r"[^\W\d_]+", re.U)
 _CONCLUDING = re.compile(
     r"\b(?:therefore|thus|hence|so|answer|solutions?|result|final|total|altogether|conclude|get|obtain|gives?|"

@@ -158,8 +158,9 @@ def grade(gold: str, response_text: str, kind: Kind, timeout: float = 5.0) -> Gr
 def _judged(gold: str, extracted: str | None, rule: str | None, kind: str, timeout: float) -> Grade:
     if extracted is None:
         return Grade(None, False, _note(rule, "unextractable"))
-    if kind == "choice":
-        return Grade(extracted, extracted == _gold_letter(gold), _note(rule, None))
+    if kind == "choice":  # a letter comparison: no worker needed
+        correct, reason = judge(gold, extracted, kind)
+        return Grade(extracted, correct, _note(rule, reason))
     outcome = get_pool().run("judge", [gold, extracted, kind], timeout)
     if outcome.status == "ok":
         correct, reason = outcome.result
