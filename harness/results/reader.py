@@ -1,6 +1,7 @@
-"""The one reader of results directories: ``spec.json`` and ``samples.jsonl``.
+"""The one reader of results directories: ``spec.json``, ``samples.jsonl`` and ``prompts.jsonl``.
 
-Torn-line policy (the same for ``bench run``'s resume, ``bench score`` and every report):
+Torn-line policy (the same for ``bench run``'s resume, ``bench score``, every report, and for
+``prompts.jsonl`` with its own key fields ``PROMPT_KEY_FIELDS``):
 
 * a last line without its newline is a write in progress or a killed writer: it is not a
   record (``bench run`` cuts it off when it resumes);
@@ -23,8 +24,10 @@ from budgetbench.results.schema import TEXT_FIELDS
 
 SPEC_FILE = "spec.json"
 SAMPLES_FILE = "samples.jsonl"
+PROMPTS_FILE = "prompts.jsonl"  # each distinct prompt of a problem once (results.schema.PromptRecord)
 
 REQUIRED_FIELDS = ("problem_id", "budget", "sample")  # without them a line cannot be keyed: damaged
+PROMPT_KEY_FIELDS = ("problem_id", "prompt_id")  # the key of a prompts.jsonl line
 Warn = Callable[[str], None]
 
 
@@ -38,11 +41,12 @@ def default_warn(message: str) -> None:
 
 @dataclass(frozen=True)
 class SamplesFile:
-    """A samples.jsonl as read: every complete line with its record (None: damaged)."""
+    """A samples.jsonl (or prompts.jsonl) as read: every complete line with its record (None: damaged)."""
 
     path: Path
     lines: list[tuple[bytes, dict[str, Any] | None]]
     torn: bool  # the file ends in a line without its newline (not in ``lines``)
+    required: tuple[str, ...] = REQUIRED_FIELDS  # a line without one of these is damaged
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -54,8 +58,8 @@ class SamplesFile:
         return [n for n, (raw, record) in enumerate(self.lines, 1) if record is None and raw.strip()]
 
 
-def parse_samples(path: Path) -> SamplesFile:
-    """Every complete line of ``path`` (missing file: none)."""
+def parse_samples(path: Path, required: tuple[str, ...] = REQUIRED_FIELDS) -> SamplesFile:
+    """Every complete line of ``path`` (missing file: none); a line without ``required`` is damaged."""
     data = path.read_bytes() if path.is_file() else b""
     end = data.rfind(b"\n") + 1
     lines: list[tuple[bytes, dict[str, Any] | None]] = []
@@ -66,9 +70,9 @@ def parse_samples(path: Path) -> SamplesFile:
                 value = json.loads(raw)
             except (ValueError, UnicodeDecodeError):
                 value = None
-            record = value if isinstance(value, dict) and all(k in value for k in REQUIRED_FIELDS) else None
+            record = value if isinstance(value, dict) and all(k in value for k in required) else None
         lines.append((raw, record))
-    return SamplesFile(path, lines, torn=end != len(data))
+    return SamplesFile(path, lines, torn=end != len(data), required=tuple(required))
 
 
 def read_samples(path: Path, *, keep_text: bool = True, warn: Warn = default_warn) -> list[dict[str, Any]]:
@@ -83,12 +87,24 @@ def read_samples(path: Path, *, keep_text: bool = True, warn: Warn = default_war
 def warn_damaged(parsed: SamplesFile, warn: Warn = default_warn) -> None:
     """A warning per damaged line, and one for a torn last line."""
     path = parsed.path
+    fields = ", ".join(parsed.required[:-1]) + " and " + parsed.required[-1]
     for n in parsed.damaged:
-        warn(f"{path}:{n}: a damaged line (not a JSON object with problem_id, budget and sample) is not read "
+        warn(f"{path}:{n}: a damaged line (not a JSON object with {fields}) is not read "
              "as a record; the file keeps it")
     if parsed.torn:
         warn(f"{path}:{len(parsed.lines) + 1}: the last line is incomplete (a run still writing, or one that was "
              "killed; bench run cuts it off when it resumes)")
+
+
+def read_prompts(path: Path, *, warn: Warn = default_warn) -> list[dict[str, Any]]:
+    """The prompts of a prompts.jsonl (each ``problem_id, prompt_id`` once), under the same
+    torn-line policy as samples; a missing file (a run made before prompts were stored) has none."""
+    parsed = parse_samples(path, PROMPT_KEY_FIELDS)
+    warn_damaged(parsed, warn)
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in parsed.records:
+        seen.setdefault((str(row["problem_id"]), str(row["prompt_id"])), row)
+    return list(seen.values())
 
 
 def read_spec(directory: Path) -> dict[str, Any]:
@@ -147,3 +163,24 @@ def load_records(paths: Iterable[str | Path], *, keep_text: bool = True, warn: W
     if not frames:
         return pd.DataFrame(columns=["model", "task", "method", "budget", "waits"])
     return pd.concat(frames, ignore_index=True)
+
+
+def load_prompts(paths: Iterable[str | Path], *, warn: Warn = default_warn):
+    """The prompts of result directories as a DataFrame: ``model, task, problem_id, prompt_id,
+    question, prompt, prompt_tokens``, each distinct (model, task, problem_id, prompt_id) once.
+    Join it to ``load_records`` on those four columns to see each record's prompt."""
+    import pandas as pd
+
+    columns = ["model", "task", "problem_id", "prompt_id", "question", "prompt", "prompt_tokens"]
+    rows = []
+    for path in unique_paths(paths):
+        if not is_results_dir(path):
+            raise ResultsError(f"{path}: not a results directory ({SPEC_FILE} + {SAMPLES_FILE})")
+        spec = read_spec(path)
+        for row in read_prompts(path / PROMPTS_FILE, warn=warn):
+            rows.append({"model": str(spec.get("model", "unknown")), "task": str(spec.get("task", "unknown")),
+                         **{k: row.get(k) for k in columns[2:]}})
+    df = pd.DataFrame(rows, columns=columns)
+    for key in ("problem_id", "prompt_id"):
+        df[key] = df[key].astype(str)
+    return df.drop_duplicates(subset=columns[:4], ignore_index=True)

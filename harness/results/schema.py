@@ -13,6 +13,7 @@ from typing import Any, Literal, TypedDict, get_type_hints
 class _Core(TypedDict):
     task: str
     problem_id: str
+    prompt_id: str  # the prompt's key in prompts.jsonl (with problem_id); records before it existed lack it
     method: str
     budget: int | str  # the method's parsed budget (class names, "none", K for majority_vote)
     waits: int  # budget-forcing extensions asked for
@@ -41,7 +42,18 @@ class SampleRecord(_Core, total=False):
     thinking_budget_path: Literal["native"]  # --native-thinking-budget: vLLM capped the thinking
 
 
+class PromptRecord(TypedDict):
+    """One line of ``prompts.jsonl``: a prompt a run gave the model, once per (problem_id, prompt_id)."""
+
+    problem_id: str
+    prompt_id: str  # first 16 hex digits of the sha256 of the prompt's token ids ("1,2,3")
+    question: str  # the problem's question, as the task gave it
+    prompt: str  # the prompt's token ids decoded: chat template, question (and a budget, for TCC/SCC)
+    prompt_tokens: int
+
+
 CORE_FIELDS: tuple[str, ...] = tuple(get_type_hints(_Core))
 METHOD_FIELDS: tuple[str, ...] = tuple(k for k in get_type_hints(SampleRecord) if k not in CORE_FIELDS)
 TEXT_FIELDS = ("thinking_text", "answer_text")  # the bulk of a record: left out where only numbers are read
+PROMPT_FIELDS: tuple[str, ...] = tuple(get_type_hints(PromptRecord))
 KEY_FIELDS = ("problem_id", "budget", "waits", "sample")  # one record per key in a results directory

@@ -1,9 +1,13 @@
-"""A results directory: ``spec.json`` + ``samples.jsonl``, safe against crashes and mix-ups.
+"""A results directory: ``spec.json`` + ``samples.jsonl`` + ``prompts.jsonl``, safe against
+crashes and mix-ups.
 
 * Records are appended one JSON line each and flushed to the file as they are written (a
   killed process loses nothing written); the runner fsyncs at least every second, so a lost
   machine loses at most that last second. A run killed at any moment loses at most the samples
   still in flight.
+* ``prompts.jsonl`` holds each distinct prompt of a problem once (key ``problem_id, prompt_id``),
+  appended and flushed like the records, always before the first record that names it; a
+  resume reads the keys already there and never writes one twice.
 * A torn last line (a crash mid-write) is cut off on resume, never parsed as a record.
 * ``spec.json`` is replaced atomically (temporary file + rename).
 * One writer at a time: an ``flock`` on ``.lock``, released by the kernel if the process dies.
@@ -22,7 +26,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from budgetbench.errors import UserError
-from budgetbench.results.reader import SAMPLES_FILE, SPEC_FILE, parse_samples, read_spec, warn_damaged
+from budgetbench.results.identity import legacy_equal
+from budgetbench.results.reader import (PROMPT_KEY_FIELDS, PROMPTS_FILE, SAMPLES_FILE, SPEC_FILE, parse_samples,
+                                        read_spec, warn_damaged)
 from budgetbench.results.schema import KEY_FIELDS
 
 LOCK_FILE = ".lock"
@@ -31,7 +37,9 @@ FSYNC_INTERVAL_S = 1.0  # appended records are fsync'ed at least this often
 # Spec fields that may grow between invocations of the same run; all others must match.
 SWEEP_FIELDS = ("budgets", "waits", "samples", "limit", "created", "updated", "versions", "command")
 # Fields newer specs record that older ones lack (a resume of an older run adds them).
-ADDED_FIELDS = frozenset({"data_sha256"})
+ADDED_FIELDS = frozenset({"data_sha256", "model_fingerprint"})
+# What names the model: with equal fingerprints, a label that differs is a moved folder, not another model.
+MODEL_NAME_FIELDS = ("model", "engine.model")
 # Engine fields that may change on resume: versions and resources, not what decides the outputs
 # (engine, model, dtype, max_model_len, server_api... must match).
 ENGINE_FREE_FIELDS = frozenset({
@@ -83,6 +91,7 @@ def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """What differs between two specs in what decides records, one ``path: old -> new`` each
     (``method_config.temperature: 0.0 -> 0.7``, ``engine.dtype: 'float32' -> 'bfloat16'``)."""
     out: list[str] = []
+    moved = old.get("model_fingerprint") is not None and old.get("model_fingerprint") == new.get("model_fingerprint")
     for key in sorted((set(old) | set(new)) - set(SWEEP_FIELDS)):
         a, b = old.get(key), new.get(key)
         if key in ADDED_FIELDS and key not in old:
@@ -90,15 +99,15 @@ def spec_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if key == "engine" and isinstance(a, dict) and isinstance(b, dict):
             a = {k: v for k, v in a.items() if k not in ENGINE_FREE_FIELDS}
             b = {k: v for k, v in b.items() if k not in ENGINE_FREE_FIELDS}
-        _diff(key, a, b, out)
+        _diff(key, a, b, out, moved)
     return out
 
 
-def _diff(path: str, a: Any, b: Any, out: list[str]) -> None:
+def _diff(path: str, a: Any, b: Any, out: list[str], moved: bool = False) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b)):
-            _diff(f"{path}.{key}", a.get(key), b.get(key), out)
-    elif a != b:
+            _diff(f"{path}.{key}", a.get(key), b.get(key), out, moved)
+    elif a != b and not legacy_equal(path, a, b) and not (moved and path in MODEL_NAME_FIELDS):
         out.append(f"{path}: {a!r} -> {b!r}")
 
 
@@ -107,8 +116,11 @@ class ResultStore:
         self.dir = Path(directory)
         self.spec_path = self.dir / SPEC_FILE
         self.samples_path = self.dir / SAMPLES_FILE
+        self.prompts_path = self.dir / PROMPTS_FILE
+        self.prompt_keys: set[tuple[str, str]] = set()  # (problem_id, prompt_id) in prompts.jsonl
         self._lock_fd: int | None = None
         self._out = None
+        self._prompts_out = None
         self._synced = 0.0
 
     # -- opening ---------------------------------------------------------------------------
@@ -149,7 +161,12 @@ class ResultStore:
         if old is not None:
             spec = merge_sweep(old, spec)
         write_atomic(self.spec_path, json.dumps(spec, indent=2, sort_keys=True) + "\n")
-        self._repair_tail()
+        _repair_tail(self.samples_path)
+        _repair_tail(self.prompts_path)
+        prompts = parse_samples(self.prompts_path, PROMPT_KEY_FIELDS)
+        warn_damaged(prompts)  # a damaged prompt line stays; its prompt is written again
+        self.prompt_keys = {prompt_key(r) for r in prompts.records}
+        self._prompts_out = self.prompts_path.open("a", encoding="utf-8")
         self._out = self.samples_path.open("a", encoding="utf-8")
         parsed = parse_samples(self.samples_path)
         warn_damaged(parsed)  # damaged lines stay; their samples are generated again
@@ -165,18 +182,21 @@ class ResultStore:
             raise UserError(f"another bench process is writing to {self.dir}; wait for it or use another --output") from None
         self._lock_fd = fd
 
-    def _repair_tail(self) -> None:
-        if not self.samples_path.is_file():
-            return
-        with self.samples_path.open("rb+") as f:
-            data = f.read()
-            end = data.rfind(b"\n") + 1
-            if end != len(data):
-                f.truncate(end)
-                f.flush()
-                os.fsync(f.fileno())
-
     # -- writing ---------------------------------------------------------------------------
+    def append_prompts(self, prompts: Iterable[dict[str, Any]]) -> None:
+        """Write the prompts whose (problem_id, prompt_id) is not in the file yet, flushed at once
+        (the records that name them are appended after); fsync'ed with the records."""
+        assert self._prompts_out is not None, "open() the store first"
+        lines = []
+        for row in prompts:
+            key = prompt_key(row)
+            if key not in self.prompt_keys:
+                self.prompt_keys.add(key)
+                lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+        if lines:
+            self._prompts_out.write("".join(lines))
+            self._prompts_out.flush()
+
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         """Write records as whole lines, flushed to the OS at once (a killed process loses none of
         them) and fsync'ed if the last fsync is ``FSYNC_INTERVAL_S`` old (``close`` fsyncs too)."""
@@ -190,6 +210,8 @@ class ResultStore:
 
     def sync(self) -> None:
         """fsync what was appended (a crash of the machine, not just the process, keeps it)."""
+        if self._prompts_out is not None:
+            os.fsync(self._prompts_out.fileno())  # first: a record never outlives its prompt
         if self._out is not None:
             os.fsync(self._out.fileno())
             self._synced = time.monotonic()
@@ -199,13 +221,16 @@ class ResultStore:
         return parse_samples(self.samples_path).records
 
     def close(self) -> None:
-        if self._out is not None:
-            out, self._out = self._out, None
+        for name in ("_prompts_out", "_out"):  # prompts first, as in sync()
+            out = getattr(self, name)
+            if out is None:
+                continue
+            setattr(self, name, None)
             try:
                 out.flush()
                 os.fsync(out.fileno())
                 out.close()
-            except OSError:  # a full disk: lines that did not reach the file are regenerated on resume
+            except OSError:  # a full disk: lines that did not reach the file are written again on resume
                 pass
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
@@ -217,6 +242,24 @@ class ResultStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _repair_tail(path: Path) -> None:
+    """Cut a torn last line (a write the process did not finish) off ``path``."""
+    if not path.is_file():
+        return
+    with path.open("rb+") as f:
+        data = f.read()
+        end = data.rfind(b"\n") + 1
+        if end != len(data):
+            f.truncate(end)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def prompt_key(row: dict[str, Any]) -> tuple[str, str]:
+    """A prompts.jsonl line's key (``PROMPT_KEY_FIELDS``)."""
+    return (str(row["problem_id"]), str(row["prompt_id"]))
 
 
 def record_key(record: dict[str, Any]) -> tuple[str, str, int, int]:

@@ -19,6 +19,7 @@ from typing import Any
 from budgetbench import __version__
 from budgetbench.budgets import Budget
 from budgetbench.methods.base import MethodConfig
+from budgetbench.results.identity import model_label, public_argv, public_info
 from budgetbench.run.sweep import Sweep
 
 METHOD_VERSION = 1  # bump when a method's semantics change: resumes across versions are refused
@@ -47,11 +48,10 @@ class RunConfig:
 
 
 def default_output(task: str, model: str, method: str) -> Path:
-    """``results/TASK/MODEL/METHOD``. MODEL keeps a hub id's organisation (``org__name``), and a
-    local folder's parent (``models__s1.1-32B``), so two models of one name do not share a folder."""
-    path = Path(model.rstrip("/"))
-    parts = [p for p in path.parts[-2:] if p not in ("/", ".", "..", "~")] or [model]
-    tag = re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(parts))
+    """``results/TASK/MODEL/METHOD``. MODEL is the model's label (``results.identity``): a hub id's
+    organisation and name (``org__name``), a local folder's parent and name (``models__s1.1-32B``),
+    so two models of one name do not share a folder."""
+    tag = re.sub(r"[^A-Za-z0-9._-]+", "_", model_label(model).replace("/", "__"))
     return Path("results") / task / tag / method.replace("+", "_")
 
 
@@ -81,9 +81,12 @@ def data_hash(problems: Any) -> str:
 
 
 def build_spec(config: RunConfig, task: str, source: str, engine: Any, fmt: dict, sweep: Sweep, *,
-               budgets: tuple[Budget, ...], temperature: float, data_hash_of: str | None = None) -> dict[str, Any]:
+               budgets: tuple[Budget, ...], temperature: float, data_hash_of: str | None = None,
+               model_fingerprint: str | None = None) -> dict[str, Any]:
     """The run's spec. ``budgets`` are the user's (majority_vote: the K values, not the runner's
-    sweep); ``temperature`` is the one in effect (the method's default when not given)."""
+    sweep); ``temperature`` is the one in effect (the method's default when not given); ``source``
+    as ``results.identity.data_source_label`` gives it. No absolute local path goes in: the model
+    by its label and fingerprint, the engine's info and the command line made shareable."""
     method_config = config.method_config.to_dict()
     method_config["temperature"] = temperature
     return {
@@ -92,7 +95,8 @@ def build_spec(config: RunConfig, task: str, source: str, engine: Any, fmt: dict
         "task": task,
         "data_source": source,
         "data_sha256": data_hash_of,
-        "model": config.model,
+        "model": model_label(config.model),
+        "model_fingerprint": model_fingerprint,
         "method": config.method,
         "format": fmt,
         "method_config": method_config,
@@ -101,8 +105,8 @@ def build_spec(config: RunConfig, task: str, source: str, engine: Any, fmt: dict
         "waits": list(sweep.waits),
         "samples": sweep.samples,
         "limit": config.limit,
-        "engine": engine.info(),
+        "engine": public_info(engine.info()),
         "versions": {"python": platform.python_version(), "budgetbench": __version__},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["bench", *redact_secrets(sys.argv[1:])]),
+        "command": " ".join(["bench", *public_argv(redact_secrets(sys.argv[1:]))]),
     }

@@ -19,6 +19,7 @@ from budgetbench.errors import RunInterrupted, UserError
 from budgetbench.formats import check_format_name, resolve_format
 from budgetbench.grading import check_gold
 from budgetbench.methods import load_method
+from budgetbench.results.identity import data_source_label, model_fingerprint
 from budgetbench.results.store import ResultStore
 from budgetbench.run.config import RunConfig, build_spec, data_hash, default_output
 from budgetbench.run.sweep import RunStats, Sweep, run_sweep, warm_up_grading
@@ -83,8 +84,9 @@ def _load_and_run(config: RunConfig, task: Any, problems: Any, data_dir: Any, me
     # Native caps are not nested prefixes of one another (the engine ends each thinking): no sharing.
     share = config.share and not config.method_config.native_thinking_budget
     sweep = Sweep(budgets=run_budgets, waits=config.waits, samples=samples, seed=config.seed, share=share)
-    spec = build_spec(config, task.name, task.source(data_dir), engine, fmt.to_dict(), sweep,
-                      budgets=budgets, temperature=method.temperature, data_hash_of=data_sha256)
+    spec = build_spec(config, task.name, data_source_label(task.source(data_dir), data_dir), engine, fmt.to_dict(),
+                      sweep, budgets=budgets, temperature=method.temperature, data_hash_of=data_sha256,
+                      model_fingerprint=model_fingerprint(config.model))
     done = store.open(spec)
     try:
         stats = run_sweep(engine, method, task, problems, sweep, store, done,

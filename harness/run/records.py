@@ -6,7 +6,9 @@ model (``interop.lm_eval_model``) keeps :func:`trace_fields` per request.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import hashlib
+from functools import lru_cache
+from typing import Any, Collection, Sequence
 
 from budgetbench.grading import Grade, grade_many
 from budgetbench.methods.base import Method, Trace
@@ -25,12 +27,33 @@ def trace_fields(method: Method, trace: Trace) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=4096)  # the traces of one prompt share its tuple: hashed once, not per record
+def prompt_id(prompt_ids: tuple[int, ...]) -> str:
+    """A prompt's id: the first 16 hex digits of the sha256 of its token ids written in decimal and
+    joined by commas (``"151644,872,198"``). The same prompt gets the same id in every run."""
+    return hashlib.sha256(",".join(map(str, prompt_ids)).encode("ascii")).hexdigest()[:16]
+
+
+def prompt_rows(batch: Sequence[tuple[Method, Trace]], known: Collection[tuple[str, str]]) -> list[dict[str, Any]]:
+    """prompts.jsonl lines (``results.schema.PromptRecord``) for the prompts of ``batch`` whose
+    (problem_id, prompt_id) is not in ``known``, each once; the text is the prompt's token ids decoded."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for method, trace in batch:
+        key = (trace.problem.id, prompt_id(tuple(trace.prompt_ids)))
+        if key in known or key in rows:
+            continue
+        rows[key] = {"problem_id": key[0], "prompt_id": key[1], "question": trace.problem.question,
+                     "prompt": method.tok.decode(trace.prompt_ids), "prompt_tokens": len(trace.prompt_ids)}
+    return list(rows.values())
+
+
 def sample_record(task: str, trace: Trace, fields: dict[str, Any], grade: Grade) -> dict[str, Any]:
     """One line of samples.jsonl from ``trace_fields``' ``fields``: fields in ``CORE_FIELDS``
     order (method extras before the verdict)."""
     return {
         "task": task,
         "problem_id": trace.problem.id,
+        "prompt_id": prompt_id(tuple(trace.prompt_ids)),
         **fields,
         "extracted": grade.extracted,
         "gold": trace.problem.gold,

@@ -21,7 +21,7 @@ from budgetbench.engines.base import Engine
 from budgetbench.budgets import Budget
 from budgetbench.methods.base import Method, Trace, run_key, sample_seed
 from budgetbench.run.pipeline import Job, Pipeline, jobs_by_problem
-from budgetbench.run.records import graded_records
+from budgetbench.run.records import graded_records, prompt_rows
 from budgetbench.results.store import ResultStore
 from budgetbench.tasks import Task
 from budgetbench.types import Problem
@@ -150,7 +150,9 @@ class RecordWriter:
         try:
             self._warm_up()
             for batch in self._batches():
-                self.store.append(graded_records(self.task, batch, self.timeout))
+                records = graded_records(self.task, batch, self.timeout)
+                self.store.append_prompts(prompt_rows(batch, self.store.prompt_keys))  # before their records
+                self.store.append(records)
                 self.written += len(batch)
                 self._show(len(batch))
         except BaseException as exc:  # noqa: BLE001  (handed to the caller)

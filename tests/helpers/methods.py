@@ -39,6 +39,12 @@ def policy(context: str, seed: int) -> str:
 class ListStore:
     def __init__(self, engine=None):
         self.records, self.engine, self.calls_at_append = [], engine, []
+        self.prompts, self.prompt_keys = [], set()
+
+    def append_prompts(self, rows):
+        for row in rows:
+            self.prompt_keys.add((row["problem_id"], row["prompt_id"]))
+            self.prompts.append(row)
 
     def append(self, records):
         self.records.extend(records)

@@ -35,13 +35,14 @@ EXTRACTION_RULES = ("box", "boxes joined", "final line", "final line after box",
 
 
 def as_pinned(records: list[dict]) -> list[dict]:
-    """Records as the digests pinned before grade notes named the extraction rule: the note
-    without its rule (``box; too_long`` -> ``too_long``, ``box`` -> None)."""
+    """Records as the digests pinned before grade notes named the extraction rule and before
+    records named their prompt: the note without its rule (``box; too_long`` -> ``too_long``,
+    ``box`` -> None), no ``prompt_id`` (tests/unit/run/test_prompts.py pins prompts)."""
     out = []
     for r in records:
         note = r.get("grade_note")
         if isinstance(note, str):
             head, _, rest = note.partition("; ")
             note = (rest or None) if head in EXTRACTION_RULES else note
-        out.append({**r, "grade_note": note})
+        out.append({**{k: v for k, v in r.items() if k != "prompt_id"}, "grade_note": note})
     return out

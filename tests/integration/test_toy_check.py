@@ -26,7 +26,8 @@ def toy_run(tmp_path_factory):
 def test_default_run_scales_with_budget_and_writes_report(toy_run):
     out, proc = toy_run
     spec = json.loads((out / "spec.json").read_text())
-    assert spec["task"] == "toy_sum" and spec["model"] == str(MODEL_DIR)
+    assert spec["task"] == "toy_sum" and spec["model"] == "toy/model"  # a label, not the absolute path
+    assert spec["model_fingerprint"].startswith("sha256:") and str(MODEL_DIR) not in json.dumps(spec)
     records = read_samples(out)
     acc = {b: sum(r["correct"] for r in records if r["budget"] == b) / 200 for b in (8, 16, 32, 48, 64, 80)}
     assert acc[8] <= acc[16] <= acc[32] <= acc[48] <= acc[64] <= acc[80]  # monotone in the budget

@@ -81,7 +81,7 @@ def test_foreign_directory_is_refused(tmp_path):
 def test_spec_write_is_atomic_no_temp_files_left(tmp_path):
     with ResultStore(tmp_path / "r") as store:
         store.open(SPEC)
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".lock", "samples.jsonl", "spec.json"]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".lock", "prompts.jsonl", "samples.jsonl", "spec.json"]
 
 
 def test_a_run_killed_before_its_first_spec_can_start_again(tmp_path):
