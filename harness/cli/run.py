@@ -69,8 +69,11 @@ def run(**opts: object) -> None:
     config = _config(opts)
     outcome = execute(config)
     s = outcome.stats
-    click.echo(f"{s.finished} samples generated, {s.skipped} already on disk, {s.requests} engine requests, "
-               f"{s.seconds:.1f}s -> {outcome.output}")
+    if outcome.loaded:
+        click.echo(f"{s.finished} samples generated, {s.skipped} already on disk, {s.requests} engine requests, "
+                   f"{s.seconds:.1f}s -> {outcome.output}")
+    else:
+        click.echo(f"nothing left to do: all {s.skipped} samples are on disk (the model was not loaded) -> {outcome.output}")
     if not outcome.records:
         click.echo("(no records)")
         return

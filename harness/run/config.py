@@ -87,6 +87,25 @@ def build_spec(config: RunConfig, task: str, source: str, engine: Any, fmt: dict
     sweep); ``temperature`` is the one in effect (the method's default when not given); ``source``
     as ``results.identity.data_source_label`` gives it. No absolute local path goes in: the model
     by its label and fingerprint, the engine's info and the command line made shareable."""
+    return {
+        **settings_spec(config, task, source, temperature=temperature, data_hash_of=data_hash_of,
+                        model_fingerprint=model_fingerprint),
+        "format": fmt,
+        "budgets": list(budgets),
+        "waits": list(sweep.waits),
+        "samples": sweep.samples,
+        "limit": config.limit,
+        "engine": public_info(engine.info()),
+        "versions": {"python": platform.python_version(), "budgetbench": __version__},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["bench", *public_argv(redact_secrets(sys.argv[1:]))]),
+    }
+
+
+def settings_spec(config: RunConfig, task: str, source: str, *, temperature: float, data_hash_of: str | None,
+                  model_fingerprint: str | None) -> dict[str, Any]:
+    """The part of the spec known before the engine loads (``run.finished`` compares it with a
+    finished run's spec without loading the model)."""
     method_config = config.method_config.to_dict()
     method_config["temperature"] = temperature
     return {
@@ -98,15 +117,6 @@ def build_spec(config: RunConfig, task: str, source: str, engine: Any, fmt: dict
         "model": model_label(config.model),
         "model_fingerprint": model_fingerprint,
         "method": config.method,
-        "format": fmt,
         "method_config": method_config,
         "seed": config.seed,
-        "budgets": list(budgets),
-        "waits": list(sweep.waits),
-        "samples": sweep.samples,
-        "limit": config.limit,
-        "engine": public_info(engine.info()),
-        "versions": {"python": platform.python_version(), "budgetbench": __version__},
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["bench", *public_argv(redact_secrets(sys.argv[1:]))]),
     }

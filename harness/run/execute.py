@@ -10,7 +10,7 @@ import errno
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from budgetbench.budgets import parse_budgets
 from budgetbench.engines import make_engine
@@ -22,6 +22,7 @@ from budgetbench.methods import load_method
 from budgetbench.results.identity import data_source_label, model_fingerprint
 from budgetbench.results.store import ResultStore
 from budgetbench.run.config import RunConfig, build_spec, data_hash, default_output
+from budgetbench.run.finished import finished_records
 from budgetbench.run.sweep import RunStats, Sweep, run_sweep, warm_up_grading
 from budgetbench.tasks import get_task, resolve_data_dir
 
@@ -33,11 +34,14 @@ class RunOutcome:
     output: Path
     stats: RunStats
     records: list[dict[str, Any]]
+    loaded: bool = True  # False: a finished run, recognised before the model was loaded (run.finished)
 
 
-def execute(config: RunConfig, engine: Engine | None = None) -> RunOutcome:
+def execute(config: RunConfig, engine: Engine | None = None, *,
+            engine_factory: Callable[..., Engine] = make_engine) -> RunOutcome:
     """Run ``config`` to the end (or resume it); ``engine``: an engine already loaded (a notebook
-    running several methods on one model), else ``config.engine`` loads ``config.model``."""
+    running several methods on one model), else ``engine_factory(config.engine, config.model,
+    **config.engine_options)`` loads one, unless the run is finished already."""
     method_cls = load_method(config.method)
     check_format_name(config.thinking_format)
     task = get_task(config.task)
@@ -58,19 +62,26 @@ def execute(config: RunConfig, engine: Engine | None = None) -> RunOutcome:
         _check_model_path(config.model)
     output = Path(config.output) if config.output else default_output(task.name, config.model, config.method)
     store = ResultStore(output)
-    store.precheck()  # cheap checks before loading a model (and the lock, when resuming)
+    old = store.precheck()  # cheap checks before loading a model (and the lock, when resuming)
     try:
-        return _load_and_run(config, task, problems, data_dir, method_cls, store, engine, data_sha256)
+        source, fingerprint = data_source_label(task.source(data_dir), data_dir), model_fingerprint(config.model)
+        if old is not None and engine is None:
+            finished = finished_records(config, method_cls, task.name, source, data_sha256, fingerprint, problems,
+                                        budgets, old, store)
+            if finished is not None:  # nothing left to do: no model to load
+                planned, records = finished
+                return RunOutcome(store.dir, RunStats(skipped=planned), records, loaded=False)
+        warm_up_grading(task)  # the grading workers start while the model loads
+        if engine is None:
+            engine = engine_factory(config.engine, config.model, **config.engine_options)
+        return _load_and_run(config, task, problems, source, fingerprint, method_cls, store, engine, data_sha256)
     finally:
         store.close()  # also when a check fails after the lock was taken
 
 
-def _load_and_run(config: RunConfig, task: Any, problems: Any, data_dir: Any, method_cls: type,
-                  store: ResultStore, engine: Engine | None, data_sha256: str) -> RunOutcome:
-    """The model, the format and the method; then the sweep into ``store``."""
-    warm_up_grading(task)  # the grading workers start while the model loads
-    if engine is None:
-        engine = make_engine(config.engine, config.model, **config.engine_options)
+def _load_and_run(config: RunConfig, task: Any, problems: Any, source: str, fingerprint: str | None,
+                  method_cls: type, store: ResultStore, engine: Engine, data_sha256: str) -> RunOutcome:
+    """The format and the method on the loaded engine; then the sweep into ``store``."""
     fmt = resolve_format(config.thinking_format, engine.tokenizer, config.format_overrides)
     engine.check_format([fmt.thinking_end])  # a text-only server cannot carry special-token delimiters
     method = method_cls(engine.tokenizer, fmt, config.method_config)
@@ -84,9 +95,8 @@ def _load_and_run(config: RunConfig, task: Any, problems: Any, data_dir: Any, me
     # Native caps are not nested prefixes of one another (the engine ends each thinking): no sharing.
     share = config.share and not config.method_config.native_thinking_budget
     sweep = Sweep(budgets=run_budgets, waits=config.waits, samples=samples, seed=config.seed, share=share)
-    spec = build_spec(config, task.name, data_source_label(task.source(data_dir), data_dir), engine, fmt.to_dict(),
-                      sweep, budgets=budgets, temperature=method.temperature, data_hash_of=data_sha256,
-                      model_fingerprint=model_fingerprint(config.model))
+    spec = build_spec(config, task.name, source, engine, fmt.to_dict(), sweep, budgets=budgets,
+                      temperature=method.temperature, data_hash_of=data_sha256, model_fingerprint=fingerprint)
     done = store.open(spec)
     try:
         stats = run_sweep(engine, method, task, problems, sweep, store, done,

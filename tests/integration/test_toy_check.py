@@ -42,6 +42,14 @@ def test_check_passes_on_a_rerun(toy_run):
     assert proc.returncode == 0, proc.stdout
 
 
+def test_rerunning_a_finished_run_prints_its_table_without_loading_the_model(toy_run):
+    out, first = toy_run
+    proc = bench("run", *SWEEP, "--output", str(out), "--no-report")
+    assert f"nothing left to do: all 1200 samples are on disk (the model was not loaded) -> {out}" in proc.stdout
+    table = first.stdout[first.stdout.index("budget waits"):].split("tables and curves")[0]
+    assert table in proc.stdout
+
+
 def test_check_fails_on_a_degraded_real_run(tmp_path):
     # A real run with a real degradation: answers cut to 3 tokens cannot close their \boxed{}.
     out = tmp_path / "degraded"
