@@ -54,7 +54,6 @@ def finished_records(config: RunConfig, method_cls: type, task: str, source: str
     if not _within(old, budgets, config.waits, samples, config.limit):
         return None
     parsed = parse_samples(store.samples_path)
-    warn_damaged(parsed)  # as a resume would
     done = {record_key(r) for r in parsed.records}
     planned = 0
     for problem in problems:
@@ -64,6 +63,7 @@ def finished_records(config: RunConfig, method_cls: type, task: str, source: str
                     if run_key(problem.id, budget, waits, sample) not in done:
                         return None
                     planned += 1
+    warn_damaged(parsed)  # as a resume would (when the engine loads, the store warns)
     return planned, parsed.records
 
 
