@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,15 @@ def data_source_label(source: str, data_dir: Path | None) -> str:
             return LOCAL_DATA + Path(source).resolve().relative_to(Path(data_dir).resolve()).as_posix()
         except ValueError:
             pass
-    return public_path(source)
+    return public_text(source)
+
+
+_PATH_IN_TEXT = re.compile(r"(?<![\w:/.~-])[/~][^\s,;()]*")  # not a URL's //host/path, not a/b
+
+
+def public_text(text: str) -> str:
+    """``text`` with every absolute path in it made shareable (``lm_eval:x from /home/u/yamls``)."""
+    return _PATH_IN_TEXT.sub(lambda m: public_path(m.group()), text)
 
 
 def public_path(value: str) -> str:
@@ -141,10 +150,15 @@ def public_info(info: dict[str, Any]) -> dict[str, Any]:
 def legacy_equal(field: str, old: Any, new: Any) -> bool:
     """A value of a spec written before paths were kept out of it that names what ``new`` names:
     the model's absolute path and its label, the data file's path and ``local:FILE``."""
-    if not (isinstance(old, str) and isinstance(new, str) and os.path.isabs(old)):
+    if not (isinstance(old, str) and isinstance(new, str) and old != new):
+        return False
+    if field == "data_source" and not os.path.isabs(old):
+        return public_text(old) == new  # a source that names a folder (lm_eval:TASK from DIR)
+    if not os.path.isabs(old):
         return False
     if field in ("model", "engine.model"):
         return path_label(old) == new
     if field == "data_source":
-        return new.startswith(LOCAL_DATA) and Path(old).as_posix().endswith("/" + new[len(LOCAL_DATA):])
+        local = new.startswith(LOCAL_DATA) and Path(old).as_posix().endswith("/" + new[len(LOCAL_DATA):])
+        return local or public_text(old) == new
     return False

@@ -81,6 +81,9 @@ def test_paths_in_commands_and_data_sources_are_made_shareable(tmp_path, chdir):
     assert data_source_label(str(tmp_path / "data" / "gpqa" / "d.jsonl"), tmp_path / "data") == "local:gpqa/d.jsonl"
     assert data_source_label("data/a.jsonl", "data") == "local:a.jsonl"
     assert data_source_label("hf://datasets/x/y", None) == "hf://datasets/x/y"
+    assert data_source_label("lm_eval:t from /srv/u/yamls/mine, ~/y (grader: task)", None) == \
+        "lm_eval:t from /.../yamls/mine, ~/y (grader: task)"
+    assert data_source_label("synthetic", None) == "synthetic"
 
 
 def _reply(context: str) -> str:
@@ -140,6 +143,8 @@ def test_a_moved_model_and_a_spec_with_absolute_paths_are_the_same_run(tmp_path)
     legacy = {"model": "/home/u/models/tiny", "data_source": "/home/u/shared/data/aime24.jsonl",
               "engine": {"engine": "hf", "model": "/home/u/models/tiny"}}
     assert spec_differences(legacy, new) == []
+    lm_eval = {"data_source": "lm_eval:t from /srv/u/yamls/mine (grader: task)"}
+    assert spec_differences(lm_eval, {"data_source": "lm_eval:t from /.../yamls/mine (grader: task)"}) == []
     assert spec_differences({**legacy, "model": "/home/u/models/other"}, new) == [
         "model: '/home/u/models/other' -> 'models/tiny'"]
     moved = {**new, "model": "scratch/tiny", "engine": {"engine": "hf", "model": "scratch/tiny"}}
