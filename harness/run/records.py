@@ -39,10 +39,10 @@ def prompt_rows(batch: Sequence[tuple[Method, Trace]], known: Collection[tuple[s
     (problem_id, prompt_id) is not in ``known``, each once; the text is the prompt's token ids decoded."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for method, trace in batch:
-        key = (trace.problem.id, prompt_id(tuple(trace.prompt_ids)))
+        key = (str(trace.problem.id), prompt_id(tuple(trace.prompt_ids)))  # as the store keys its lines
         if key in known or key in rows:
             continue
-        rows[key] = {"problem_id": key[0], "prompt_id": key[1], "question": trace.problem.question,
+        rows[key] = {"problem_id": trace.problem.id, "prompt_id": key[1], "question": trace.problem.question,
                      "prompt": method.tok.decode(trace.prompt_ids), "prompt_tokens": len(trace.prompt_ids)}
     return list(rows.values())
 
