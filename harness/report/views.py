@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from budgetbench.report.figures import plot_equal_cost, plot_strata
+from budgetbench.report.grids import plot_equal_cost, plot_strata
 from budgetbench.analysis.equal_cost import NOTE as EQUAL_COST_NOTE
 from budgetbench.analysis.equal_cost import equal_cost_table
 from budgetbench.errors import UserError
