@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from budgetbench.analysis.keys import method_label, method_rank, sort_table
+from budgetbench.analysis.keys import budget_sort_key, method_label, method_rank, sort_table
 from budgetbench.methods import method_info
 from budgetbench.report.labels import PointLabel, place_labels
 
@@ -114,7 +114,7 @@ def _legend(fig, axes, entries: Mapping[str, Any], title: str | None) -> None:
     if not entries:
         return
     renderer = fig.canvas.get_renderer()
-    fig.canvas.draw()
+    fig.get_layout_engine().execute(fig)  # the layout without drawing: the panels' final place
     shown = [ax.get_window_extent(renderer) for ax in axes]
     span = max(b.x1 for b in shown) - min(b.x0 for b in shown)
     for n in sorted({math.ceil(len(entries) / rows) for rows in range(1, len(entries) + 1)}, reverse=True):
@@ -127,6 +127,17 @@ def _legend(fig, axes, entries: Mapping[str, Any], title: str | None) -> None:
     fig.set_size_inches(width, height + legend.get_window_extent(renderer).height / fig.dpi + 0.08)
 
 
+def _wrap(title: str, width: int) -> str:
+    """``title`` in lines of at most ``width`` characters, broken between its " · " parts first."""
+    lines: list[str] = []
+    for part in title.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines += textwrap.wrap(part, width, break_long_words=False) or [part]
+    return "\n".join(lines)
+
+
 def compose(fig, axes, title: str, labels: Sequence[Sequence[PointLabel]],
             extra: Mapping[str, Any] | None = None, legend_title: str | None = None) -> None:
     """Title the figure, add the legend (each panel's entries once, then ``extra``), fix the
@@ -136,14 +147,14 @@ def compose(fig, axes, title: str, labels: Sequence[Sequence[PointLabel]],
         axes[0].set_title("")
         title = title if not panel or panel in title.split(" · ") else f"{title} · {panel}"
     per_line = max(20, int(fig.get_figwidth() * 72 / (TITLE_SIZE * 0.6)))  # characters a line holds
-    fig.suptitle(textwrap.fill(title, per_line, break_long_words=False), fontsize=TITLE_SIZE)
+    fig.suptitle(_wrap(title, per_line), fontsize=TITLE_SIZE)
     entries: dict[str, Any] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
     entries.update(extra or {})
     _legend(fig, axes, entries, legend_title)
-    fig.canvas.draw()
+    fig.get_layout_engine().execute(fig)  # the layout without drawing: the panels' final place
     for ax, points in zip(axes, labels):
         place_labels(ax, points)
 
@@ -160,6 +171,12 @@ def save_figure(fig, stem: str | Path) -> list[Path]:
         fig.savefig(paths[1], metadata={"Date": None, "Creator": None})
         fig.savefig(paths[2], metadata={"CreationDate": None, "Creator": None, "Producer": None})
     return paths
+
+
+def in_budget_order(df: pd.DataFrame, column: str = "budget") -> pd.DataFrame:
+    """``df``'s rows with ``column`` in budget order (``budget_sort_key``: numbers, then named budgets)."""
+    keys = {value: budget_sort_key(value) for value in dict.fromkeys(df[column])}  # one key per budget
+    return df.iloc[sorted(range(len(df)), key=lambda i: keys[df[column].iloc[i]])]
 
 
 def _series(runs: pd.DataFrame):

@@ -13,11 +13,11 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from budgetbench.analysis.keys import method_label, sort_table, strata_order
+from budgetbench.analysis.keys import method_label, strata_order
 from budgetbench.analysis.problems import GROUP_KEYS
 from budgetbench.report.figures import (
-    PANEL_SIZE, budget_text, compose, log2_axis, method_style, model_title, models_title, new_figure, save_figure,
-    unit_note,
+    PANEL_SIZE, budget_text, compose, in_budget_order, log2_axis, method_style, model_title, models_title,
+    new_figure, save_figure, unit_note,
 )
 from budgetbench.report.labels import PointLabel
 
@@ -86,7 +86,7 @@ def strata_figure(curves: pd.DataFrame, advice: pd.DataFrame):
         style = method_style(method, models.index(model))
         for stratum, line in group.groupby("stratum", sort=False):
             i = panels.index((task, stratum))
-            line = sort_table(line, ("budget",))
+            line = in_budget_order(line)
             yerr = np.nan_to_num([line["accuracy_pct"] - line["ci_low_pct"], line["ci_high_pct"] - line["accuracy_pct"]])
             axes[i].errorbar(line["mean_thinking_tokens"], line["accuracy_pct"], yerr=yerr, capsize=2, markersize=3.5,
                              linewidth=1.2, elinewidth=0.7, ecolor=to_rgba(style["color"], 0.45),
@@ -129,7 +129,7 @@ def equal_cost_figure(table: pd.DataFrame):
         suffix = f" · {model_title(model)}" if len(models) > 1 else ""
         seq = group[group["family"] == "sequential"]
         for (method, waits), line in seq.groupby(["method", "waits"], sort=False):
-            line, style = sort_table(line, ("cap",)), method_style(method, mi)
+            line, style = in_budget_order(line, "cap"), method_style(method, mi)
             axes[i].plot(line["total_thinking_tokens"], line["accuracy_pct"], markersize=4, linewidth=1.5,
                          label=f"{method_label(method, waits)}, 1 sample (sequential){suffix}", **style)
             labels[i] += [PointLabel(float(x), float(y), budget_text(method, c), style["color"], optional)
