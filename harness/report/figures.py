@@ -223,7 +223,8 @@ def accuracy_figure(runs: pd.DataFrame):
             labels[t] += _labels(d, "mean_thinking_tokens", "accuracy_pct", method, style["color"])
     for ax, task in zip(axes, tasks):
         log2_axis(ax, runs.loc[runs["task"] == task, "mean_thinking_tokens"])
-        ax.margins(y=0.08)
+        shown = runs.loc[runs["task"] == task, ["accuracy_pct", "ci_high_pct"]].max().max()
+        ax.set_ylim(-4, min(105, (shown if shown == shown else 100) + 8))  # from 0: no gain looks bigger than it is
         ax.set_xlabel("Mean thinking tokens (log$_2$ scale)")
     axes[0].set_ylabel("Accuracy (%)")
     compose(fig, axes, models_title(runs["model"]), labels, legend_title=LABEL_NOTE)
