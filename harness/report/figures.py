@@ -180,10 +180,11 @@ def in_budget_order(df: pd.DataFrame, column: str = "budget") -> pd.DataFrame:
 
 
 def _series(runs: pd.DataFrame):
-    """Lines in table order, runs in budget order: (panel index, style, legend label, method, runs)."""
+    """Lines in table order, runs in budget order: (panel index, style, legend label with the
+    method's unit note, method, runs)."""
     tasks, models = sorted(runs["task"].unique()), sorted(runs["model"].unique())
     for (model, task, method), group in sort_table(runs).groupby(["model", "task", "method"], sort=False):
-        label = method_label(method) + (f" · {model_title(model)}" if len(models) > 1 else "")
+        label = method_label(method) + unit_note(method) + (f" · {model_title(model)}" if len(models) > 1 else "")
         yield tasks.index(task), method_style(method, models.index(model)), label, method, group
 
 
@@ -212,14 +213,13 @@ def accuracy_figure(runs: pd.DataFrame):
         default = (group["budget"].astype(str) == str(reference)) if reference else pd.Series(False, index=group.index)
         line, bars = group[~default], to_rgba(style["color"], 0.45)
         axes[t].errorbar(line["mean_thinking_tokens"], line["accuracy_pct"], yerr=_yerr(line), capsize=2.5,
-                         markersize=4, linewidth=1.4, elinewidth=0.8, ecolor=bars,
-                         label=label + unit_note(method), **style)
+                         markersize=4, linewidth=1.4, elinewidth=0.8, ecolor=bars, label=label, **style)
         labels[t] += _labels(line, "mean_thinking_tokens", "accuracy_pct", method, style["color"])
         if default.any():
-            d = group[default]
+            d, name = group[default], method_label(method)
             axes[t].errorbar(d["mean_thinking_tokens"], d["accuracy_pct"], yerr=_yerr(d), fmt="*", capsize=2.5,
                              elinewidth=0.8, ecolor=bars, markersize=10, color=style["color"],
-                             label=label.replace(method_label(method), method_label(method) + " default", 1))
+                             label=label.replace(name + unit_note(method), name + " default", 1))
             labels[t] += _labels(d, "mean_thinking_tokens", "accuracy_pct", method, style["color"])
     for ax, task in zip(axes, tasks):
         log2_axis(ax, runs.loc[runs["task"] == task, "mean_thinking_tokens"])
@@ -253,7 +253,7 @@ def forced_end_figure(runs: pd.DataFrame):
     labels: list[list[PointLabel]] = [[] for _ in axes]
     for t, style, label, method, line in _series(shown):
         axes[t].plot(line["a_max"], line["forced_end_pct"], markersize=4, linewidth=1.4,
-                     label=label + unit_note(method), **style)
+                     label=label, **style)
         labels[t] += _labels(line, "a_max", "forced_end_pct", method, style["color"])
     for ax, task in zip(axes, tasks):
         ax.set_ylim(-5, 105)

@@ -46,7 +46,7 @@ def _suptitle(table: pd.DataFrame, what: str) -> str:
 
 
 def _label(method: str, model: str, waits: int, models: Sequence[str]) -> str:
-    return method_label(method, waits) + (f" · {model_title(model)}" if len(models) > 1 else "")
+    return method_label(method, waits) + unit_note(method) + (f" · {model_title(model)}" if len(models) > 1 else "")
 
 
 def _axes(axes, grid, xs, xlabel: str) -> None:
@@ -87,10 +87,11 @@ def strata_figure(curves: pd.DataFrame, advice: pd.DataFrame):
         for stratum, line in group.groupby("stratum", sort=False):
             i = panels.index((task, stratum))
             line = in_budget_order(line)
-            yerr = np.nan_to_num([line["accuracy_pct"] - line["ci_low_pct"], line["ci_high_pct"] - line["accuracy_pct"]])
+            yerr = np.nan_to_num([line["accuracy_pct"] - line["ci_low_pct"],
+                                  line["ci_high_pct"] - line["accuracy_pct"]])
             axes[i].errorbar(line["mean_thinking_tokens"], line["accuracy_pct"], yerr=yerr, capsize=2, markersize=3.5,
                              linewidth=1.2, elinewidth=0.7, ecolor=to_rgba(style["color"], 0.45),
-                             label=_label(method, model, waits, models) + unit_note(method), **style)
+                             label=_label(method, model, waits, models), **style)
             pick = line[line["budget"].astype(str) == str(picks.get((*key, stratum)))]
             if len(pick):
                 axes[i].plot(pick["mean_thinking_tokens"], pick["accuracy_pct"], **PICK_STYLE)
@@ -162,7 +163,8 @@ def _equal_cost_note(table: pd.DataFrame, small: bool) -> str:
     ks = {f: ", ".join(str(k) for k in sorted({1, *table.loc[table["family"] == f, "k"]}))
           for f in ("hybrid", "parallel") if (table["family"] == f).any()}
     votes = "; ".join(f"{k} ({f})" for f, k in ks.items())
-    return "numbers at points: cap (where there is room)" + (f"; k along vote lines, left to right: {votes}" if votes else "")
+    note = "numbers at points: cap (where there is room)"
+    return note + (f"; k along vote lines, left to right: {votes}" if votes else "")
 
 
 def plot_strata(curves: pd.DataFrame, advice: pd.DataFrame, stem: str | Path) -> list[Path]:
