@@ -17,7 +17,7 @@ from budgetbench.report.writers import write_report
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", default="results/report", show_default=True,
               type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for runs/methods tables (.csv, .md, .tex) and figures (.png, .svg).")
+              help="Folder for runs/methods tables (.csv, .md, .tex) and figures (.png, .svg, .pdf).")
 @click.option("--scaling", "scaling_x", type=click.Choice(["log2", "linear"]), default="log2",
               show_default=True, help="x of the Scaling slope: log2(mean thinking tokens) as the paper, or tokens.")
 @click.option("--show-runs", is_flag=True, help="Also print the per-run table.")
@@ -37,7 +37,8 @@ def report(results: tuple[Path, ...], out: Path, scaling_x: str, show_runs: bool
 
     Prints the method table (Control, Scaling, Performance, |A| of the s1 paper, plus per-sample
     adherence and overshoot) and writes runs.csv, methods.csv, their .md and .tex versions,
-    accuracy.png/.svg and forced_end.png/.svg into --out. With --by FIELD (or --problems) it also
+    the accuracy and forced_end figures (.png, .svg, .pdf; forced_end only where runs have sample-level
+    data) into --out. With --by FIELD (or --problems) it also
     writes the difficulty-aware analysis of budgetbench.report.views: by_FIELD, advice_FIELD, problems.csv,
     overthinking and equal_cost tables and figures.
     """

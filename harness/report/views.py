@@ -3,10 +3,10 @@
 What is written into the report folder (FIELD = each ``--by`` field; names made file-safe):
 
 * ``problems.csv`` — the per-problem view (``budgetbench.analysis.problems``); ``overthinking.csv/.md``.
-* ``equal_cost.csv/.md/.png/.svg`` — sequential vs parallel at equal cost (``budgetbench.analysis.equal_cost``).
-* with ``--by FIELD``: ``by_FIELD.csv/.md/.png/.svg`` (per-stratum curves, ``budgetbench.analysis.strata``),
+* ``equal_cost.csv/.md/.png/.svg/.pdf`` — sequential vs parallel at equal cost (``budgetbench.analysis.equal_cost``).
+* with ``--by FIELD``: ``by_FIELD.csv/.md/.png/.svg/.pdf`` (per-stratum curves, ``budgetbench.analysis.strata``),
   ``advice_FIELD.csv/.md`` (advisor picks and budget schedules, with the generated reading),
-  ``overthinking_by_FIELD.csv/.md`` and ``equal_cost_by_FIELD.csv/.md/.png/.svg``.
+  ``overthinking_by_FIELD.csv/.md`` and ``equal_cost_by_FIELD.csv/.md/.png/.svg/.pdf``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from budgetbench.report.figures import plot_equal_cost, plot_strata
+from budgetbench.report.grids import plot_equal_cost, plot_strata
 from budgetbench.analysis.equal_cost import NOTE as EQUAL_COST_NOTE
 from budgetbench.analysis.equal_cost import equal_cost_table
 from budgetbench.errors import UserError

@@ -107,7 +107,7 @@ def test_report_writes_every_file(results, tmp_path):
     w, h = F.PANEL_SIZE
     for name in ("accuracy.png", "forced_end.png"):
         image = mpimg.imread(out / name)
-        assert image.shape == (round(h * F.FIG_DPI), round((w + F.LEGEND_WIDTH) * F.FIG_DPI), 4)
+        assert image.shape[1] == round(w * F.FIG_DPI) and image.shape[0] > round(h * F.FIG_DPI)  # + the legend
         assert image[..., :3].std() > 0.05  # not a blank canvas
     for name in ("accuracy.svg", "forced_end.svg"):
         svg = (out / name).read_text()
