@@ -35,6 +35,11 @@ def _unescape(value: str | None) -> str | None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Base seed; each sample gets its own seed from it.")
 @click.option("--temperature", type=click.FloatRange(min=0), default=None, help="Sampling temperature [default: 0; 1 for rejection_sampling and majority_vote].")
 @click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=1.0, show_default=True)
+@click.option("--top-k", type=click.IntRange(min=-1), default=0, show_default=True, help="Sample from the K likeliest tokens (vLLM's top_k; 0 or -1: off).")
+@click.option("--min-p", type=click.FloatRange(min=0, max=1), default=0.0, show_default=True, help="Drop tokens less likely than MIN_P x the likeliest (vLLM's min_p).")
+@click.option("--repetition-penalty", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="vLLM's: divides positive logits (multiplies negative ones) of tokens in the prompt or output; 1: off.")
+@click.option("--presence-penalty", type=click.FloatRange(min=-2, max=2), default=0.0, show_default=True, help="vLLM's: subtracted from tokens already in the request's output.")
+@click.option("--frequency-penalty", type=click.FloatRange(min=-2, max=2), default=0.0, show_default=True, help="vLLM's: subtracted once per occurrence in the request's output.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Run only the first N problems.")
 @click.option("--output", "--output-path", "output", default=None, help="Results directory [default: results/TASK/MODEL/METHOD].")
 @click.option("--data-dir", default=None, help="Local data folder laid out like shared/data (else $BUDGETBENCH_DATA_DIR, else the hub).")
@@ -115,6 +120,11 @@ def _config(o: dict) -> RunConfig:
         wait_string=_unescape(o["wait_string"]) or "",
         temperature=o["temperature"],
         top_p=o["top_p"],
+        top_k=o["top_k"],
+        min_p=o["min_p"],
+        repetition_penalty=o["repetition_penalty"],
+        presence_penalty=o["presence_penalty"],
+        frequency_penalty=o["frequency_penalty"],
         max_tries=o["max_tries"],
         step_delimiter=_unescape(o["step_delimiter"]) or "\n\n",
         budget_per_sample=o["budget_per_sample"],

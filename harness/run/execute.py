@@ -23,6 +23,7 @@ from budgetbench.results.store import ResultStore
 from budgetbench.run.config import RunConfig, build_spec, data_hash, default_output
 from budgetbench.run.sweep import RunStats, Sweep, run_sweep, warm_up_grading
 from budgetbench.tasks import get_task, resolve_data_dir
+from budgetbench.types import SamplingParams
 
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
@@ -72,6 +73,8 @@ def _load_and_run(config: RunConfig, task: Any, problems: Any, data_dir: Any, me
         engine = make_engine(config.engine, config.model, **config.engine_options)
     fmt = resolve_format(config.thinking_format, engine.tokenizer, config.format_overrides)
     engine.check_format([fmt.thinking_end])  # a text-only server cannot carry special-token delimiters
+    # a setting the engine would not apply as vLLM does is refused, not ignored
+    engine.check_sampling(SamplingParams(max_tokens=1, **config.method_config.sampling()).non_neutral())
     method = method_cls(engine.tokenizer, fmt, config.method_config)
     budgets = parse_budgets(method, config.budgets, engine.max_model_len)  # now against the context
     _check_native_budget(config, method, engine)
