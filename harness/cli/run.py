@@ -180,21 +180,10 @@ def _config(o: dict, given: set[str]) -> RunConfig:
     if o["engine"] not in ENGINES:
         raise UserError(f"unknown engine '{o['engine']}': choose one of {', '.join(ENGINES)}")
     engine = resolve_engine(o["engine"], base_url=o["base_url"])
-    method_config = MethodConfig(
-        answer_tokens=o["answer_tokens"],
-        wait_string=_unescape(o["wait_string"]) or "",
-        temperature=o["temperature"],
-        top_p=o["top_p"],
-        top_k=o["top_k"],
-        min_p=o["min_p"],
-        repetition_penalty=o["repetition_penalty"],
-        presence_penalty=o["presence_penalty"],
-        frequency_penalty=o["frequency_penalty"],
-        max_tries=o["max_tries"],
-        step_delimiter=_unescape(o["step_delimiter"]) or "\n\n",
-        budget_per_sample=o["budget_per_sample"],
-        native_thinking_budget=o["native_thinking_budget"],
-    )
+    try:
+        method_config = _method_config(o)
+    except ValueError as exc:  # e.g. --repetition-penalty inf
+        raise UserError(str(exc)) from None
     engine_options = _engine_options(engine, o)
     return RunConfig(
         task=o["task"],
@@ -219,6 +208,24 @@ def _config(o: dict, given: set[str]) -> RunConfig:
         grade_timeout=o["grade_timeout"],
         progress=not o["no_progress"],
         share=not o["no_share"],
+    )
+
+
+def _method_config(o: dict) -> MethodConfig:
+    return MethodConfig(
+        answer_tokens=o["answer_tokens"],
+        wait_string=_unescape(o["wait_string"]) or "",
+        temperature=o["temperature"],
+        top_p=o["top_p"],
+        top_k=o["top_k"],
+        min_p=o["min_p"],
+        repetition_penalty=o["repetition_penalty"],
+        presence_penalty=o["presence_penalty"],
+        frequency_penalty=o["frequency_penalty"],
+        max_tries=o["max_tries"],
+        step_delimiter=_unescape(o["step_delimiter"]) or "\n\n",
+        budget_per_sample=o["budget_per_sample"],
+        native_thinking_budget=o["native_thinking_budget"],
     )
 
 

@@ -192,8 +192,9 @@ class OpenAIEngine(EngineBase):
         refused = [n for n in settings if n not in SERVER_SAMPLING[self.api]]
         if refused:
             flags = ", ".join(f"--{n.replace('_', '-')} {settings[n]}" for n in refused)
-            raise EngineError(f"{flags}: the server at {self.base_url} ({self.api} API) {SERVER_SAMPLING_WHY[self.api]}; "
-                              "serve the model with vLLM, or run it with --engine hf or vllm")
+            raise EngineError(f"{flags}: the server at {self.base_url} ({self.api} API) "
+                              f"{SERVER_SAMPLING_WHY[self.api]}; serve the model with vLLM, or run it with "
+                              "--engine hf or vllm")
 
     def info(self) -> dict[str, Any]:
         return {

@@ -50,3 +50,9 @@ def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.toml"]
 
 
+
+
+def test_a_sampling_setting_click_lets_through_is_still_one_line(tmp_path, loads):
+    result = CliRunner().invoke(cli, ["run", "--repetition-penalty", "inf", "--output", str(tmp_path / "out")])
+    assert "repetition_penalty must be a finite number > 0, got inf" in str(result.exception)
+    assert loads == [] and not (tmp_path / "out").exists()
