@@ -113,7 +113,7 @@ def _configs(opts: dict) -> tuple[list[RunConfig], bool]:
             raise UserError("with --config, list the runs in the file, not in --task or --method")
         shared, entries = read_runs_file(opts["runs_file"], context.command)
         opts = {**opts, **shared}
-        runs = [({**opts, **shared, **entry}, given | set(shared) | set(entry), set(entry)) for entry in entries]
+        runs = [({**opts, **entry}, given | set(shared) | set(entry), set(entry)) for entry in entries]
     else:
         runs = [({**opts, "task": t, "method": m}, given, set()) for t in tasks for m in methods]
     _check_shared_budgets(runs)
