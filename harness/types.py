@@ -34,6 +34,11 @@ class SamplingParams:
     max_tokens: int
     temperature: float = 0.0
     top_p: float = 1.0
+    top_k: int = 0  # 0 (or -1, as vLLM quietly accepts): off
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0  # on tokens of the prompt and the output (vLLM's definition)
+    presence_penalty: float = 0.0  # on tokens of this request's output (OpenAI's and vLLM's definition)
+    frequency_penalty: float = 0.0
     seed: int | None = None
     stop_token_ids: tuple[int, ...] = ()
     stop: tuple[str, ...] = ()
@@ -47,6 +52,17 @@ class SamplingParams:
             raise ValueError(f"max_tokens must be >= 1, got {self.max_tokens}")
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.top_k == -1:  # vLLM's other spelling of "off"
+            object.__setattr__(self, "top_k", 0)
+
+    def non_neutral(self) -> dict[str, float]:
+        """The settings among top_k, min_p and the penalties that change decoding (by vLLM's name)."""
+        return {name: getattr(self, name) for name, off in NEUTRAL_SAMPLING.items() if getattr(self, name) != off}
+
+
+# The values at which top_k, min_p and the penalties change nothing (vLLM's defaults).
+NEUTRAL_SAMPLING: dict[str, float] = {"top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
+                                      "frequency_penalty": 0.0}
 
 
 @dataclass(frozen=True)

@@ -24,3 +24,19 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 
     root = tmp_path_factory.mktemp("tiny-models")
     return {fmt: build_random_model(root / fmt, fmt) for fmt in ("think", "think-split", "s1")}
+
+
+@pytest.fixture
+def loads(monkeypatch):
+    """Count the models bench run loads (make_engine calls), in this process."""
+    import budgetbench.run.execute as execute
+
+    counted = []
+    real = execute.make_engine
+
+    def counting(*args, **kwargs):
+        counted.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(execute, "make_engine", counting)
+    return counted

@@ -77,6 +77,11 @@ class Engine(Protocol):
         and special tokens)."""
         ...
 
+    def check_sampling(self, settings: dict[str, float]) -> None:
+        """Raise EngineError if the engine cannot apply these settings (the non-neutral top_k,
+        min_p and penalties of ``SamplingParams.non_neutral``) as vLLM defines them."""
+        ...
+
 
 class EngineBase:
     """Defaults for the optional parts of :class:`Engine`."""
@@ -85,6 +90,9 @@ class EngineBase:
     supports_thinking_budget: bool = False
 
     def check_format(self, delimiters: Sequence[str]) -> None:
+        return None
+
+    def check_sampling(self, settings: dict[str, float]) -> None:
         return None
 
 

@@ -83,27 +83,64 @@ class _PerRowStop(StoppingCriteria):
 
 
 class _PerRowSampler(LogitsProcessor):
-    """Samples rows with temperature > 0 from their own generator; greedy rows pass through."""
+    """vLLM's sampler, row by row. Penalties first (greedy rows too: they change the argmax); then
+    rows with temperature > 0 are divided by it, filtered by min_p, top_k and top_p, and drawn
+    from their own generator; greedy rows pass through to greedy search."""
 
-    def __init__(self, rows: list[_Row]):
-        self.rows = rows
+    def __init__(self, rows: list[_Row], prompt_width: int):
+        self.rows, self.width = rows, prompt_width
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         for i, row in enumerate(self.rows):
-            if row.generator is None or row.length is not None:
+            if row.length is not None:
                 continue
-            logits = scores[i].float() / row.params.temperature
-            probs = torch.softmax(logits, dim=-1)
-            if row.params.top_p < 1.0:
-                sorted_probs, order = torch.sort(probs, descending=True)
-                keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < row.params.top_p
-                filtered = torch.zeros_like(probs)
-                filtered[order[keep]] = probs[order[keep]]
-                probs = filtered / filtered.sum()
+            p = row.params
+            if p.repetition_penalty != 1.0 or p.presence_penalty or p.frequency_penalty:
+                scores[i] = apply_penalties(scores[i].float(), row.request.prompt_ids, input_ids[i, self.width :], p)
+            if row.generator is None:
+                continue
+            probs = torch.softmax(filter_logits(scores[i].float() / p.temperature, p), dim=-1)
             choice = torch.multinomial(probs.cpu(), 1, generator=row.generator).item()
             scores[i] = float("-inf")
             scores[i, choice] = 0.0
         return scores
+
+
+def apply_penalties(logits: torch.Tensor, prompt_ids: Sequence[int], output_ids: torch.Tensor, p: Any) -> torch.Tensor:
+    """vLLM's penalties on one row's logits (``vllm.model_executor.layers.utils.apply_penalties``):
+    repetition_penalty divides a positive logit and multiplies a non-positive one of every token
+    seen in the prompt or the output; frequency_penalty subtracts penalty x count in the output;
+    presence_penalty subtracts the penalty once for a token in the output."""
+    vocab = logits.shape[-1]
+    out_counts = torch.bincount(output_ids.to("cpu", torch.long), minlength=vocab)[:vocab].to(logits.device)
+    seen_out = out_counts > 0
+    logits = logits.clone()
+    if p.repetition_penalty != 1.0:
+        prompt = torch.tensor([t for t in prompt_ids if 0 <= t < vocab], dtype=torch.long)
+        seen = (torch.bincount(prompt, minlength=vocab)[:vocab] > 0).to(logits.device) | seen_out
+        penalty = torch.where(seen, torch.tensor(p.repetition_penalty, dtype=logits.dtype), torch.tensor(1.0))
+        logits = logits * torch.where(logits > 0, 1.0 / penalty, penalty)
+    logits = logits - p.frequency_penalty * out_counts.to(logits.dtype)
+    return logits - p.presence_penalty * seen_out.to(logits.dtype)
+
+
+def filter_logits(logits: torch.Tensor, p: Any) -> torch.Tensor:
+    """vLLM's filters of a sampled row, in its order (logits already divided by the temperature):
+    min_p (drop tokens less likely than min_p x the likeliest), top_k (keep the k largest
+    logits, ties included), top_p (the smallest set whose probability reaches top_p)."""
+    if p.min_p > 0:
+        probs = torch.softmax(logits, dim=-1)
+        logits = logits.masked_fill(probs < p.min_p * probs.max(), float("-inf"))
+    if 0 < p.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, p.top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if p.top_p < 1.0:
+        probs = torch.softmax(logits, dim=-1)
+        sorted_probs, order = torch.sort(probs, descending=True)
+        drop = torch.cumsum(sorted_probs, dim=-1) - sorted_probs >= p.top_p
+        logits = logits.clone()
+        logits[order[drop]] = float("-inf")
+    return logits
 
 
 class HFEngine(EngineBase):
@@ -209,7 +246,7 @@ class HFEngine(EngineBase):
                 input_ids=input_ids.to(self.device),
                 attention_mask=attention.to(self.device),
                 generation_config=config,
-                logits_processor=[_PerRowSampler(rows)],
+                logits_processor=[_PerRowSampler(rows, width)],
                 stopping_criteria=[_PerRowStop(rows, width, self.tokenizer)],
             )
         generated = out[:, width:].tolist()

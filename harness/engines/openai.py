@@ -52,6 +52,18 @@ CONNECT_TIMEOUT = 10.0
 NEUTRAL_VLLM_SAMPLING = {"top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
                          "frequency_penalty": 0.0}
 BACKOFF_CAP = 30.0
+# The non-neutral top_k / min_p / penalties each server API is sent, with vLLM's meaning.
+SERVER_SAMPLING = {
+    "vllm": frozenset(NEUTRAL_VLLM_SAMPLING),
+    # SGLang takes vLLM's names; its repetition penalty has not always counted the prompt's tokens.
+    "sglang": frozenset({"top_k", "min_p", "presence_penalty", "frequency_penalty"}),
+    "text": frozenset(),  # a plain OpenAI-compatible server may ignore any of them, unseen
+}
+SERVER_SAMPLING_WHY = {
+    "vllm": "",
+    "sglang": "does not apply repetition_penalty to the prompt's tokens in every version, as vLLM does",
+    "text": "is not a vLLM or SGLang server, and may ignore these settings without saying so",
+}
 
 
 def normalize_base_url(url: str) -> str:
@@ -174,6 +186,16 @@ class OpenAIEngine(EngineBase):
                     f"{hit!r}, which this thinking format needs: serve the model with vLLM (token ids) "
                     "or run it in-process with --engine hf")
 
+    def check_sampling(self, settings: dict[str, float]) -> None:
+        """Refuse a setting the server would not apply as vLLM does (``settings``: the non-neutral
+        top_k, min_p and penalties): ignoring it would record decoding that did not happen."""
+        refused = [n for n in settings if n not in SERVER_SAMPLING[self.api]]
+        if refused:
+            flags = ", ".join(f"--{n.replace('_', '-')} {settings[n]}" for n in refused)
+            raise EngineError(f"{flags}: the server at {self.base_url} ({self.api} API) "
+                              f"{SERVER_SAMPLING_WHY[self.api]}; serve the model with vLLM, or run it with "
+                              "--engine hf or vllm")
+
     def info(self) -> dict[str, Any]:
         return {
             "generation_config": "neutral" if self.api == "vllm" else "server defaults",
@@ -279,10 +301,14 @@ class OpenAIEngine(EngineBase):
 
     def _body(self, req: GenRequest, max_tokens: int, seed: int | None) -> dict[str, Any]:
         p = req.params
+        self.check_sampling(p.non_neutral())  # also for callers that did not ask before the run
         body: dict[str, Any] = {"model": self.model_id, "max_tokens": max_tokens,
                                 "temperature": p.temperature, "top_p": p.top_p}
-        if self.api == "vllm":  # neutral, not the server's defaults from the model's generation_config
+        if self.api == "vllm":  # explicit: neutral ones too, not the server's defaults from generation_config
             body.update(NEUTRAL_VLLM_SAMPLING)
+            body.update(p.non_neutral())
+        elif self.api == "sglang":  # SGLang's names are vLLM's; repetition_penalty is refused (check_sampling)
+            body.update(p.non_neutral())
         if seed is not None and p.temperature > 0:
             body["seed"] = seed
         stops = list(p.stop)

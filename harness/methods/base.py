@@ -11,12 +11,13 @@ it runs. :class:`MethodBase` gives the optional parts their defaults.
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from budgetbench.budgets import Budget
-from budgetbench.types import GenRequest, GenResult, Problem
+from budgetbench.types import NEUTRAL_SAMPLING, GenRequest, GenResult, Problem
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,41 @@ class MethodConfig:
     wait_string: str = "Wait"
     temperature: float | None = None  # None: the method's default (0, or 1 for sampling methods)
     top_p: float = 1.0
+    # vLLM's SamplingParams, with vLLM's meanings and neutral defaults (top_k 0 or -1: off)
+    top_k: int = 0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
     max_tries: int = 1000
     step_delimiter: str = "\n\n"
     budget_per_sample: int | None = None  # majority_vote: a budget-forcing cap on each sample
     native_thinking_budget: bool = False  # budget_forcing caps through vLLM's thinking_token_budget
 
+    def __post_init__(self) -> None:
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < -1:
+            raise ValueError(f"top_k must be an integer >= 1, or 0 or -1 (off), got {self.top_k!r}")
+        if self.top_k == -1:
+            object.__setattr__(self, "top_k", 0)
+        if not 0.0 <= self.min_p <= 1.0:
+            raise ValueError(f"min_p must be in [0, 1], got {self.min_p}")
+        if not (math.isfinite(self.repetition_penalty) and self.repetition_penalty > 0):
+            raise ValueError(f"repetition_penalty must be a finite number > 0, got {self.repetition_penalty}")
+        for name in ("presence_penalty", "frequency_penalty"):
+            if not -2.0 <= getattr(self, name) <= 2.0:
+                raise ValueError(f"{name} must be in [-2, 2], got {getattr(self, name)}")
+
+    def sampling(self) -> dict[str, float]:
+        """top_k, min_p and the penalties, as SamplingParams keywords."""
+        return {name: getattr(self, name) for name in NEUTRAL_SAMPLING}
+
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         if not out["native_thinking_budget"]:  # absent unless used: older specs stay comparable
             del out["native_thinking_budget"]
+        for name, off in NEUTRAL_SAMPLING.items():  # likewise: only a setting that changes decoding
+            if out[name] == off:
+                del out[name]
         return out
 
 

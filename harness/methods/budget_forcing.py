@@ -125,6 +125,7 @@ class BudgetForcing(MethodBase):
             max_tokens=max_tokens,
             temperature=self.temperature,
             top_p=self.config.top_p,
+            **self.config.sampling(),
             seed=trace.round_seed(),
             stop_token_ids=tuple(self.tok.eos_token_ids),
             stop=stop,

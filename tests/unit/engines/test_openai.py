@@ -262,3 +262,44 @@ def test_a_lone_surrogate_in_the_reply_is_replaced_not_a_crash(server_factory):
         200, {"choices": [{"text": "x\ud800y</s>", "finish_reason": "stop"}]}))
     [result] = _engine(server.url).generate([_request(stop=("</s>",), stop_ids=())])
     assert result.completions[0].text.startswith("x\ufffdy")
+
+
+SAMPLING = dict(top_k=40, min_p=0.05, repetition_penalty=1.2, presence_penalty=0.5, frequency_penalty=-0.25)
+
+
+def _sampled(**sampling):
+    return GenRequest((1, 2, 3), SamplingParams(max_tokens=5, temperature=0.7, seed=1, stop_token_ids=(7,),
+                                                **sampling))
+
+
+def test_a_vllm_server_gets_top_k_min_p_and_the_penalties_by_vllms_names(server_factory):
+    server = server_factory(owner="vllm")
+    engine = _engine(server.url)
+    engine.check_sampling(SAMPLING)  # a vLLM server applies them all
+    engine.generate([_sampled(**SAMPLING)])
+    assert {k: server.bodies[0][k] for k in SAMPLING} == SAMPLING
+    engine.generate([_sampled(top_k=-1)])  # off is sent as off
+    assert server.bodies[1]["top_k"] == -1 and server.bodies[1]["repetition_penalty"] == 1.0
+
+
+def test_sglang_gets_what_it_applies_as_vllm_does_and_refuses_the_repetition_penalty(server_factory):
+    server = server_factory(owner="sglang")
+    engine = _engine(server.url)
+    honoured = {k: v for k, v in SAMPLING.items() if k != "repetition_penalty"}
+    engine.generate([_sampled(**honoured)])
+    assert {k: server.bodies[0][k] for k in honoured} == honoured and "repetition_penalty" not in server.bodies[0]
+    with pytest.raises(EngineError, match="--repetition-penalty 1.2: .*sglang API.*serve the model with vLLM"):
+        engine.check_sampling({"repetition_penalty": 1.2})
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLING))
+def test_a_plain_server_refuses_any_setting_it_may_ignore_before_sending(server_factory, name):
+    server = server_factory(owner="someone")
+    engine = _engine(server.url)
+    engine.check_sampling({})  # neutral settings are fine
+    flag = "--" + name.replace("_", "-")
+    with pytest.raises(EngineError, match=f"{flag} .*not a vLLM or SGLang server"):
+        engine.check_sampling({name: SAMPLING[name]})
+    with pytest.raises(EngineError, match=flag):  # a caller that did not ask first gets the same error
+        engine.generate([_sampled(**{name: SAMPLING[name]})])
+    assert server.bodies == []
