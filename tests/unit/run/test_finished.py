@@ -110,3 +110,26 @@ def test_a_legacy_spec_with_absolute_paths_is_still_recognised(tmp_path):
     del spec["model_fingerprint"]  # written before fingerprints existed
     spec_path.write_text(json.dumps(spec))
     assert not execute(_config(tmp_path), engine_factory=refuse).loaded
+
+
+def test_several_runs_load_the_model_once_only_for_what_is_left(tmp_path):
+    """execute_many: finished runs are answered from disk; the engine loads once for the rest, or
+    not at all when every run is finished."""
+    from dataclasses import replace
+
+    from budgetbench.run.execute import execute_many
+
+    loads = []
+
+    def counting(*args, **kwargs):
+        loads.append(1)
+        return load()
+
+    first = _config(tmp_path)
+    second = replace(first, method="token_conditional", output=str(tmp_path / "tcc"))
+    execute(first, engine_factory=load)
+    outcomes = execute_many([first, second], engine_factory=counting)
+    assert [o.loaded for o in outcomes] == [False, True] and len(loads) == 1
+    again = execute_many([first, second], engine_factory=refuse)
+    assert [o.loaded for o in again] == [False, False]
+    assert [o.records for o in again] == [o.records for o in outcomes]
