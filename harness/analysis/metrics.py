@@ -136,6 +136,10 @@ RUN_COLUMNS = [
 ]
 
 
+SAMPLE_FIELDS = ("answer_tokens", "forced_end", "extracted", "extensions", "tries", "steps")  # what run_stats
+# reads of a record beyond the reader's LOAD_FIELDS (a report reads no other field)
+
+
 def _mean(df: pd.DataFrame, col: str, scale: float = 1.0) -> float:
     """Mean of a column's numbers (bools count as 0/1); nulls and strings are left out."""
     if col not in df:

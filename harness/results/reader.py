@@ -7,15 +7,26 @@ Torn-line policy (the same for ``bench run``'s resume, ``bench score`` and every
 * a complete line that is not a JSON object, or lacks a key field (``REQUIRED_FIELDS``), is **damaged**: it is not a record, a warning names
   it, and nothing deletes it (``bench score`` writes it back unchanged), so its bytes stay for
   whoever investigates.
+
+Two ways in, one policy. :func:`parse_samples` keeps every line's bytes and its record as the
+standard library parses it (``bench run``'s resume and ``bench score``, which write records back).
+:func:`read_columns` (under :func:`load_records`, which every report uses) streams the file in
+batches, parses lines with orjson (the standard library where orjson refuses a line: NaN, a
+lone surrogate, a byte-order mark) and keeps only the fields asked for, as columns, so the text
+fields, the bulk of a record, never accumulate: a report on 10^6 records stays under 1 GB
+(``tests/perf/bench_report.py``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection, Iterable, Iterator
+
+import orjson
 
 from budgetbench.budgets import normalize_budget
 from budgetbench.errors import UserError
@@ -25,6 +36,8 @@ SPEC_FILE = "spec.json"
 SAMPLES_FILE = "samples.jsonl"
 
 REQUIRED_FIELDS = ("problem_id", "budget", "sample")  # without them a line cannot be keyed: damaged
+LOAD_FIELDS = ("task", "problem_id", "method", "budget", "waits", "sample", "correct", "thinking_tokens")
+BATCH_BYTES = 1 << 24  # the file is read in pieces of this size: memory holds one piece's records at a time
 Warn = Callable[[str], None]
 
 
@@ -54,21 +67,57 @@ class SamplesFile:
         return [n for n, (raw, record) in enumerate(self.lines, 1) if record is None and raw.strip()]
 
 
+class _Lines:
+    """The complete lines of a file, in batches; ``torn`` once read: it ends in a line without its
+    newline (a missing file has no lines)."""
+
+    def __init__(self, path: Path):
+        self.path, self.torn = path, False
+
+    def batches(self) -> Iterator[list[bytes]]:
+        if not self.path.is_file():
+            return
+        rest = b""
+        with open(self.path, "rb") as f:
+            while chunk := f.read(BATCH_BYTES):
+                data = rest + chunk if rest else chunk
+                end = data.rfind(b"\n") + 1
+                if end:
+                    yield data[:end].split(b"\n")[:-1]
+                rest = data[end:]
+        self.torn = bool(rest)
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _parse_fast(raw: bytes) -> Any:
+    """orjson's reading of a line, the standard library's where orjson refuses it (NaN, Infinity,
+    a lone surrogate, a byte-order mark). Integers beyond 64 bits become floats (orjson): this
+    reading is for reports, never written back."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _parse(raw)
+
+
+def _is_record(value: Any) -> bool:
+    return isinstance(value, dict) and all(k in value for k in REQUIRED_FIELDS)
+
+
 def parse_samples(path: Path) -> SamplesFile:
     """Every complete line of ``path`` (missing file: none)."""
-    data = path.read_bytes() if path.is_file() else b""
-    end = data.rfind(b"\n") + 1
+    reader = _Lines(path)
     lines: list[tuple[bytes, dict[str, Any] | None]] = []
-    for raw in data[:end].split(b"\n")[:-1]:
-        record = None
-        if raw.strip():
-            try:
-                value = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                value = None
-            record = value if isinstance(value, dict) and all(k in value for k in REQUIRED_FIELDS) else None
-        lines.append((raw, record))
-    return SamplesFile(path, lines, torn=end != len(data))
+    for batch in reader.batches():
+        for raw in batch:
+            value = _parse(raw) if raw.strip() else None
+            lines.append((raw, value if _is_record(value) else None))
+    return SamplesFile(path, lines, torn=reader.torn)
 
 
 def read_samples(path: Path, *, keep_text: bool = True, warn: Warn = default_warn) -> list[dict[str, Any]]:
@@ -82,13 +131,75 @@ def read_samples(path: Path, *, keep_text: bool = True, warn: Warn = default_war
 
 def warn_damaged(parsed: SamplesFile, warn: Warn = default_warn) -> None:
     """A warning per damaged line, and one for a torn last line."""
-    path = parsed.path
-    for n in parsed.damaged:
+    _warn_lines(parsed.path, parsed.damaged, parsed.torn, len(parsed.lines), warn)
+
+
+def _warn_lines(path: Path, damaged: list[int], torn: bool, lines: int, warn: Warn) -> None:
+    for n in damaged:
         warn(f"{path}:{n}: a damaged line (not a JSON object with problem_id, budget and sample) is not read "
              "as a record; the file keeps it")
-    if parsed.torn:
-        warn(f"{path}:{len(parsed.lines) + 1}: the last line is incomplete (a run still writing, or one that was "
+    if torn:
+        warn(f"{path}:{lines + 1}: the last line is incomplete (a run still writing, or one that was "
              "killed; bench run cuts it off when it resumes)")
+
+
+def read_columns(path: Path, fields: Collection[str] | None = None, *, skip: Collection[str] = (),
+                 warn: Warn = default_warn) -> dict[str, list[Any]]:
+    """The records of a samples.jsonl as columns: field -> one value per record, NaN where a record
+    lacks the field (as ``pandas.DataFrame(records)`` fills it), fields in the order they first
+    appear. Only ``fields`` (those present) when given, else every field but ``skip``. The same
+    torn-line policy and warnings as :func:`read_samples`.
+
+    Memory: one batch of parsed lines at a time; repeated strings (ids, methods, answers) and equal
+    per-problem values (``metadata``) are stored once.
+    """
+    wanted = None if fields is None else set(fields)
+    unwanted = set(skip)
+    reader = _Lines(path)
+    columns: dict[str, list[Any]] = {}
+    strings: dict[str, str] = {}  # one object per distinct string
+    shared: dict[tuple[str, str], Any] = {}  # (field, problem) -> its last dict or list value
+    damaged: list[int] = []
+    count = lines = 0
+    for batch in reader.batches():
+        records = []
+        for raw in batch:
+            lines += 1
+            if not raw.strip():
+                continue
+            value = _parse_fast(raw)
+            if _is_record(value):
+                records.append(value)
+            else:
+                damaged.append(lines)
+        seen: Any = None
+        for record in records:  # fields not met before get a column, NaN for the records before
+            if record.keys() != seen:
+                seen = record.keys()
+                for k in seen:
+                    if k not in columns and (k in wanted if wanted is not None else k not in unwanted):
+                        columns[k] = [math.nan] * count
+        for k, column in columns.items():
+            column.extend(_stored(r.get(k, math.nan), k, r, strings, shared) for r in records)
+        count += len(records)
+    _warn_lines(path, damaged, reader.torn, lines, warn)
+    return columns
+
+
+def _stored(value: Any, field: str, record: dict[str, Any], strings: dict[str, str],
+            shared: dict[tuple[str, str], Any]) -> Any:
+    """``value`` as a column keeps it: a string seen before is that string; a dict or list equal to
+    the last one of the same field and problem is that one."""
+    kind = value.__class__
+    if kind is str:
+        return strings.setdefault(value, value)
+    if kind is dict or kind is list:
+        key = (field, str(record["problem_id"]))
+        last = shared.get(key)
+        if last == value:
+            return last
+        shared[key] = value
+    return value
 
 
 def read_spec(directory: Path) -> dict[str, Any]:
@@ -114,12 +225,14 @@ def unique_paths(paths: Iterable[str | Path]) -> list[Path]:
     return list(dict.fromkeys(Path(p).resolve() for p in paths))
 
 
-def load_records(paths: Iterable[str | Path], *, keep_text: bool = True, warn: Warn = default_warn):
+def load_records(paths: Iterable[str | Path], *, keep_text: bool = True, fields: Collection[str] | None = None,
+                 warn: Warn = default_warn):
     """Sample records of result directories as a DataFrame, one row per record, plus ``model``.
 
     ``model`` comes from spec.json; ``task`` and ``method`` from spec.json where a record lacks
-    them. Budgets are normalized (``budgets.normalize_budget``). Raises ResultsError for a path
-    that is not a results directory.
+    them. Budgets are normalized (``budgets.normalize_budget``). ``fields``: read only these (and
+    ``LOAD_FIELDS``); records' other fields are not kept (a report reads a few numbers of each
+    record). Raises ResultsError for a path that is not a results directory.
     """
     import pandas as pd
 
@@ -130,7 +243,9 @@ def load_records(paths: Iterable[str | Path], *, keep_text: bool = True, warn: W
         spec = read_spec(path)
         if "model" not in spec:
             raise ResultsError(f"{path / SPEC_FILE}: no \"model\" field")
-        df = pd.DataFrame(read_samples(path / SAMPLES_FILE, keep_text=keep_text, warn=warn))
+        wanted = None if fields is None else {*fields, *LOAD_FIELDS}
+        skip = () if keep_text else TEXT_FIELDS
+        df = pd.DataFrame(read_columns(path / SAMPLES_FILE, wanted, skip=skip, warn=warn))
         if df.empty:
             warn(f"{path}: no records")
             continue
