@@ -34,6 +34,9 @@ def is_correct(verdict: Any) -> bool:
 
 def verdict_scores(verdicts: Iterable[Any]) -> np.ndarray:
     """Verdicts as 0.0/1.0 floats under :func:`is_correct`."""
+    array = np.asarray(verdicts) if hasattr(verdicts, "__array__") else None
+    if array is not None and array.dtype.kind == "b":  # all bools: the rule in one step
+        return array.astype(float)
     return np.array([1.0 if is_correct(v) else 0.0 for v in verdicts], dtype=float)
 
 

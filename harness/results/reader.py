@@ -28,7 +28,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator
 
 import orjson
 
-from budgetbench.budgets import normalize_budget
+from budgetbench.budgets import normalize_budgets
 from budgetbench.errors import UserError
 from budgetbench.results.schema import TEXT_FIELDS
 
@@ -36,6 +36,7 @@ SPEC_FILE = "spec.json"
 SAMPLES_FILE = "samples.jsonl"
 
 REQUIRED_FIELDS = ("problem_id", "budget", "sample")  # without them a line cannot be keyed: damaged
+_REQUIRED = frozenset(REQUIRED_FIELDS)
 LOAD_FIELDS = ("task", "problem_id", "method", "budget", "waits", "sample", "correct", "thinking_tokens")
 BATCH_BYTES = 1 << 24  # the file is read in pieces of this size: memory holds one piece's records at a time
 Warn = Callable[[str], None]
@@ -106,7 +107,7 @@ def _parse_fast(raw: bytes) -> Any:
 
 
 def _is_record(value: Any) -> bool:
-    return isinstance(value, dict) and all(k in value for k in REQUIRED_FIELDS)
+    return isinstance(value, dict) and value.keys() >= _REQUIRED
 
 
 def parse_samples(path: Path) -> SamplesFile:
@@ -180,25 +181,32 @@ def read_columns(path: Path, fields: Collection[str] | None = None, *, skip: Col
                     if k not in columns and (k in wanted if wanted is not None else k not in unwanted):
                         columns[k] = [math.nan] * count
         for k, column in columns.items():
-            column.extend(_stored(r.get(k, math.nan), k, r, strings, shared) for r in records)
+            column.extend(_stored([r.get(k, math.nan) for r in records], k, records, strings, shared))
         count += len(records)
     _warn_lines(path, damaged, reader.torn, lines, warn)
     return columns
 
 
-def _stored(value: Any, field: str, record: dict[str, Any], strings: dict[str, str],
-            shared: dict[tuple[str, str], Any]) -> Any:
-    """``value`` as a column keeps it: a string seen before is that string; a dict or list equal to
-    the last one of the same field and problem is that one."""
-    kind = value.__class__
-    if kind is str:
-        return strings.setdefault(value, value)
-    if kind is dict or kind is list:
-        key = (field, str(record["problem_id"]))
-        last = shared.get(key)
-        if last == value:
-            return last
-        shared[key] = value
+def _stored(values: list[Any], field: str, records: list[dict[str, Any]], strings: dict[str, str],
+            shared: dict[tuple[str, str], Any]) -> list[Any]:
+    """``values`` (of ``field``, one per record) as a column keeps them: a string seen before is
+    that string; a dict or list equal to the last one of the same field and problem is that one."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        values = list(map(strings.setdefault, values, values))
+    elif str in kinds:
+        values = [strings.setdefault(v, v) if v.__class__ is str else v for v in values]
+    if dict in kinds or list in kinds:
+        values = [_shared(v, (field, str(r["problem_id"])), shared) if v.__class__ in (dict, list) else v
+                  for v, r in zip(values, records)]
+    return values
+
+
+def _shared(value: Any, key: tuple[str, str], shared: dict[tuple[str, str], Any]) -> Any:
+    last = shared.get(key)
+    if last == value:
+        return last
+    shared[key] = value
     return value
 
 
@@ -256,7 +264,7 @@ def load_records(paths: Iterable[str | Path], *, keep_text: bool = True, fields:
             fallback = str(spec.get(key, "unknown"))
             df[key] = df[key].fillna(fallback).astype(str) if key in df else fallback
         df["model"] = str(spec["model"])
-        df["budget"] = df["budget"].map(normalize_budget).astype(object)
+        df["budget"] = pd.Series(normalize_budgets(df["budget"]), index=df.index, dtype=object)
         df["waits"] = pd.to_numeric(df["waits"], errors="coerce").fillna(0).astype(int) if "waits" in df else 0
         frames.append(df)
     if not frames:

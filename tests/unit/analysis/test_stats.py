@@ -69,3 +69,13 @@ def test_bootstrap_in_pieces_draws_what_one_piece_draws(monkeypatch):
     whole = S.bootstrap_interval(correct, total)
     monkeypatch.setattr(S, "BOOTSTRAP_PIECE", 1000)  # 3 resamples per piece
     assert S.bootstrap_interval(correct, total) == whole
+
+
+def test_the_verdict_rule_on_bool_arrays_is_the_same():
+    import pandas as pd
+
+    flags = [True, False, False, True]
+    expected = S.verdict_scores(list(flags))
+    for verdicts in (np.array(flags), pd.Series(flags), pd.Series(flags + [None]).iloc[:4]):
+        assert S.verdict_scores(verdicts).tolist() == expected.tolist()
+    assert S.verdict_scores(pd.Series([True, None, np.nan, 1.0])).tolist() == [1, 0, 0, 1]
