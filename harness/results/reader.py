@@ -24,7 +24,8 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable, Iterator
+from operator import itemgetter
+from typing import Any, Callable, Collection, Iterable, Iterator, Sequence
 
 import orjson
 
@@ -151,43 +152,73 @@ def read_columns(path: Path, fields: Collection[str] | None = None, *, skip: Col
     appear. Only ``fields`` (those present) when given, else every field but ``skip``. The same
     torn-line policy and warnings as :func:`read_samples`.
 
-    Memory: one batch of parsed lines at a time; repeated strings (ids, methods, answers) and equal
-    per-problem values (``metadata``) are stored once.
+    Memory: a record's other fields are dropped as soon as it is parsed; repeated strings (ids,
+    methods, answers) and equal per-problem values (``metadata``) are stored once.
     """
     wanted = None if fields is None else set(fields)
     unwanted = set(skip)
+    table = _Columns(lambda k: k in wanted if wanted is not None else k not in unwanted)
     reader = _Lines(path)
-    columns: dict[str, list[Any]] = {}
-    strings: dict[str, str] = {}  # one object per distinct string
-    shared: dict[tuple[str, str], Any] = {}  # (field, problem) -> its last dict or list value
     damaged: list[int] = []
-    count = lines = 0
+    lines = 0
+    loads, refused = orjson.loads, orjson.JSONDecodeError
     for batch in reader.batches():
-        records = []
         for raw in batch:
             lines += 1
-            if not raw.strip():
-                continue
-            value = _parse_fast(raw)
-            if _is_record(value):
-                records.append(value)
+            try:
+                value = loads(raw)
+            except refused:
+                if not raw.strip():
+                    continue  # a blank line: neither a record nor damaged
+                value = _parse(raw)
+            if isinstance(value, dict) and value.keys() >= _REQUIRED:
+                table.add(value)
             else:
                 damaged.append(lines)
-        seen: Any = None
-        for record in records:  # fields not met before get a column, NaN for the records before
-            if record.keys() != seen:
-                seen = record.keys()
-                for k in seen:
-                    if k not in columns and (k in wanted if wanted is not None else k not in unwanted):
-                        columns[k] = [math.nan] * count
-        for k, column in columns.items():
-            column.extend(_stored([r.get(k, math.nan) for r in records], k, records, strings, shared))
-        count += len(records)
+        table.flush()
     _warn_lines(path, damaged, reader.torn, lines, warn)
-    return columns
+    return table.columns
 
 
-def _stored(values: list[Any], field: str, records: list[dict[str, Any]], strings: dict[str, str],
+class _Columns:
+    """The chosen fields of records, gathered as columns (see :func:`read_columns`): records with the
+    same fields are taken as rows by one ``itemgetter`` and turned into columns a batch at a time."""
+
+    def __init__(self, chosen: Callable[[str], bool]):
+        self.chosen = chosen
+        self.columns: dict[str, list[Any]] = {}
+        self.count = 0  # records in the columns
+        self.rows: list[Any] = []  # (problem_id, chosen fields...) of records not yet in the columns
+        self.keys: Any = None  # the fields of the last record added
+        self.layout: tuple[str, ...] = ()
+        self.get: Callable[[dict[str, Any]], Any] = itemgetter("problem_id")
+        self.strings: dict[str, str] = {}  # one object per distinct string
+        self.shared: dict[tuple[str, str], Any] = {}  # (field, problem) -> its last dict or list value
+
+    def add(self, record: dict[str, Any]) -> None:
+        keys = record.keys()
+        if keys != self.keys:  # other fields than the last record's: a new layout
+            self.flush()
+            self.keys, self.layout = keys, tuple(k for k in keys if self.chosen(k))
+            for k in self.layout:  # fields not met before: NaN for the records before
+                self.columns.setdefault(k, [math.nan] * self.count)
+            self.get = itemgetter("problem_id", *self.layout)
+        self.rows.append(self.get(record))
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        n = len(self.rows)
+        parts = list(zip(*self.rows)) if self.layout else [self.rows]
+        at = {k: i for i, k in enumerate(self.layout, 1)}
+        for k, column in self.columns.items():
+            column.extend(_stored(list(parts[at[k]]), k, parts[0], self.strings, self.shared) if k in at
+                          else [math.nan] * n)
+        self.count += n
+        self.rows = []
+
+
+def _stored(values: list[Any], field: str, problems: Sequence[Any], strings: dict[str, str],
             shared: dict[tuple[str, str], Any]) -> list[Any]:
     """``values`` (of ``field``, one per record) as a column keeps them: a string seen before is
     that string; a dict or list equal to the last one of the same field and problem is that one."""
@@ -197,8 +228,8 @@ def _stored(values: list[Any], field: str, records: list[dict[str, Any]], string
     elif str in kinds:
         values = [strings.setdefault(v, v) if v.__class__ is str else v for v in values]
     if dict in kinds or list in kinds:
-        values = [_shared(v, (field, str(r["problem_id"])), shared) if v.__class__ in (dict, list) else v
-                  for v, r in zip(values, records)]
+        values = [_shared(v, (field, str(p)), shared) if v.__class__ in (dict, list) else v
+                  for v, p in zip(values, problems)]
     return values
 
 

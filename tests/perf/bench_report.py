@@ -10,9 +10,9 @@ level 1-5, one of 7 subjects) × ``--budgets`` × as many samples as make ``--re
 Thinking texts are a few hundred characters (drawn with a fixed seed from a pool of sentences with
 LaTeX, newlines and some non-ASCII), answer texts end in a box; verdicts depend on the problem's
 difficulty and the budget, so the tables are not degenerate. ``bench report`` then runs in a
-subprocess (``python -m budgetbench report``) ``--repeat`` times; each prints its wall time and its
-peak RSS (``os.wait4``'s ``ru_maxrss`` of that child alone). On a shared machine wall times are
-inflated by the other jobs' load; the peak RSS is not.
+subprocess (``python -m budgetbench report``) ``--repeat`` times; each prints its wall time, its CPU
+time (user + system) and its peak RSS (``os.wait4``'s rusage of that child alone). On a shared
+machine wall times are inflated by the other jobs' load; CPU time less so, the peak RSS not at all.
 """
 
 from __future__ import annotations
@@ -83,15 +83,16 @@ def write_run(directory: Path, records: int, problems: int, budgets: list[int], 
     return written
 
 
-def measure(argv: list[str], log: Path) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS in MiB, exit status) of one child process."""
+def measure(argv: list[str], log: Path) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MiB, exit status) of one child process."""
     with open(log, "wb") as sink:
         start = time.perf_counter()
         child = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, child.returncode  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss / 1024, child.returncode  # ru_maxrss is in KiB on Linux
 
 
 def main() -> None:
@@ -124,8 +125,9 @@ def main() -> None:
         if args.by:
             argv += ["--by", args.by]
         for i in range(args.repeat):
-            wall, rss, code = measure(argv, root / "report.log")
-            print(f"bench report{' --by ' + args.by if args.by else ''}: wall {wall:.1f}s, peak RSS {rss:.0f} MiB "
+            wall, cpu, rss, code = measure(argv, root / "report.log")
+            print(f"bench report{' --by ' + args.by if args.by else ''}: wall {wall:.1f}s, CPU {cpu:.1f}s, "
+                  f"peak RSS {rss:.0f} MiB "
                   f"({rss * 2**20 / size:.2f}x the file), exit {code}")
             if code:
                 print((root / "report.log").read_text(errors="replace")[-2000:])
