@@ -97,16 +97,6 @@ def _parse(raw: bytes) -> Any:
         return None
 
 
-def _parse_fast(raw: bytes) -> Any:
-    """orjson's reading of a line, the standard library's where orjson refuses it (NaN, Infinity,
-    a lone surrogate, a byte-order mark). Integers beyond 64 bits become floats (orjson): this
-    reading is for reports, never written back."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return _parse(raw)
-
-
 def _is_record(value: Any) -> bool:
     return isinstance(value, dict) and value.keys() >= _REQUIRED
 
@@ -152,6 +142,9 @@ def read_columns(path: Path, fields: Collection[str] | None = None, *, skip: Col
     appear. Only ``fields`` (those present) when given, else every field but ``skip``. The same
     torn-line policy and warnings as :func:`read_samples`.
 
+    Lines are parsed by orjson, by the standard library where orjson refuses one (NaN, Infinity,
+    a lone surrogate, a byte-order mark); orjson reads integers beyond 64 bits as floats, so these
+    columns are for reading, never for writing records back (that is :func:`parse_samples`).
     Memory: a record's other fields are dropped as soon as it is parsed; repeated strings (ids,
     methods, answers) and equal per-problem values (``metadata``) are stored once.
     """
