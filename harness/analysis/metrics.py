@@ -144,7 +144,7 @@ def _mean(df: pd.DataFrame, col: str, scale: float = 1.0) -> float:
     """Mean of a column's numbers (bools count as 0/1); nulls and strings are left out."""
     if col not in df:
         return math.nan
-    if df[col].dtype.kind in "biuf":  # numbers only (the common case): the same values, in one array
+    if isinstance(df[col].dtype, np.dtype) and df[col].dtype.kind in "biuf":  # numbers only: the same values
         values = df[col].to_numpy(dtype=float)
         values = values[~np.isnan(values)]
     else:
