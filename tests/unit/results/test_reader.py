@@ -146,3 +146,20 @@ def test_per_problem_analysis_is_the_same_from_selected_columns(tmp_path):
     full = full.assign(model="org/m", waits=full["waits"].astype(int), budget=full["budget"].astype(object))
     expected = problem_frame(Samples(full))
     pd.testing.assert_frame_equal(problem_frame(load_samples([tmp_path / "run"], warn=lambda m: None)), expected)
+
+
+def test_vote_runs_are_the_same_from_selected_columns(tmp_path):
+    from budgetbench.analysis.runs import load_runs
+    from budgetbench.analysis.votes import vote_runs
+
+    records = [{**r, "method": "majority_vote", "budget": "none", "sample": i // 7}
+               for i, r in enumerate(_run_lines()[:56])]  # 7 problems x 8 samples
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "spec.json").write_text(json.dumps({"model": "org/m", "task": "math500",
+                                                            "method": "majority_vote", "budgets": [1, 2, 4]}))
+    _write_run(tmp_path / "run" / "samples.jsonl", records)
+    full = pd.DataFrame(read_samples(tmp_path / "run" / "samples.jsonl", warn=lambda m: None)).assign(model="org/m")
+    expected = vote_runs(full, [1, 2, 4]).reset_index(drop=True)
+    got = load_runs([tmp_path / "run"], warn=lambda m: None)
+    assert len(got) == 3
+    pd.testing.assert_frame_equal(got[expected.columns].reset_index(drop=True), expected, check_dtype=False)
