@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -75,6 +75,22 @@ def normalize_budget(value: Any) -> int | float | str:
     """A budget as runs are keyed by: as :func:`as_value`, null -> ``"none"``, words lower-case."""
     key = as_value(value, "none")
     return key.lower() if isinstance(key, str) else key
+
+
+def normalize_budgets(values: Iterable[Any]) -> list[int | float | str]:
+    """:func:`normalize_budget` of each value (each distinct value of a type worked out once)."""
+    done: dict[tuple[type, Any], int | float | str] = {}
+    out = []
+    for value in values:
+        try:
+            key = (value.__class__, value)
+            budget = done.get(key)
+            if budget is None:
+                budget = done[key] = normalize_budget(value)
+        except TypeError:  # unhashable
+            budget = normalize_budget(value)
+        out.append(budget)
+    return out
 
 
 def order_key(value: Any, named: Sequence[str] = (), last: Sequence[str] = ()) -> tuple[int, float, str]:

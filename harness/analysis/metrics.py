@@ -26,7 +26,7 @@ import pandas as pd
 
 from budgetbench.analysis.stats import bootstrap_interval, verdict_scores
 from budgetbench.analysis.keys import RUN_KEYS, a_max, budget_unit, method_label, sort_table
-from budgetbench.budgets import normalize_budget
+from budgetbench.budgets import normalize_budget, normalize_budgets
 from budgetbench.methods import method_info
 
 
@@ -136,12 +136,20 @@ RUN_COLUMNS = [
 ]
 
 
+SAMPLE_FIELDS = ("answer_tokens", "forced_end", "extracted", "extensions", "tries", "steps")  # what run_stats
+# reads of a record beyond the reader's LOAD_FIELDS (a report reads no other field)
+
+
 def _mean(df: pd.DataFrame, col: str, scale: float = 1.0) -> float:
     """Mean of a column's numbers (bools count as 0/1); nulls and strings are left out."""
     if col not in df:
         return math.nan
-    values = [float(v) for v in df[col] if isinstance(v, (int, float, np.number, np.bool_)) and v == v]
-    return float(np.mean(values)) * scale if values else math.nan
+    if isinstance(df[col].dtype, np.dtype) and df[col].dtype.kind in "biuf":  # numbers only: the same values
+        values = df[col].to_numpy(dtype=float)
+        values = values[~np.isnan(values)]
+    else:
+        values = np.array([float(v) for v in df[col] if isinstance(v, (int, float, np.number, np.bool_)) and v == v])
+    return float(np.mean(values)) * scale if len(values) else math.nan
 
 
 def run_stats(samples: pd.DataFrame, method: str, budget: Any) -> dict[str, Any]:
@@ -191,7 +199,7 @@ def summarize_runs(records: pd.DataFrame) -> pd.DataFrame:
     keys = [k for k in RUN_KEYS if k in records.columns]
     if records.empty:
         return pd.DataFrame(columns=keys + RUN_COLUMNS[len(RUN_KEYS):])
-    records = records.assign(budget=records["budget"].map(normalize_budget))
+    records = records.assign(budget=pd.Series(normalize_budgets(records["budget"]), index=records.index))
     rows = []
     for values, group in records.groupby(keys, sort=False, dropna=False):
         key = dict(zip(keys, values))

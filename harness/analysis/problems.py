@@ -40,6 +40,7 @@ from budgetbench.methods import method_info
 from budgetbench.results.reader import ResultsError, Warn, default_warn, load_records, read_spec, unique_paths
 
 GROUP_KEYS = ("model", "task", "method", "waits")
+SAMPLE_FIELDS = ("metadata", "extracted")  # what the analyses read of a record beyond the reader's LOAD_FIELDS
 FRAME_COLUMNS = [*GROUP_KEYS, "budget", "problem_id", "correct", "n", "tokens", "metadata"]
 VIEW_COLUMNS = [
     *GROUP_KEYS, "problem_id", "samples", "budgets", "first_solved_all", "first_solved_majority",
@@ -82,7 +83,7 @@ def load_samples(paths: Sequence[str | Path], *, warn: Warn = default_warn) -> S
             warn(f"{file}: a run-level file has no per-problem samples; left out of this analysis")
     frames, ks = [], {}
     for directory in unique_paths(dirs):
-        records = load_records([directory], keep_text=False, warn=warn)
+        records = load_records([directory], fields=SAMPLE_FIELDS, warn=warn)
         if records.empty:
             continue
         spec = read_spec(directory)

@@ -15,10 +15,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from budgetbench.analysis.metrics import RUN_COLUMNS, summarize_runs
+from budgetbench.analysis.metrics import RUN_COLUMNS, SAMPLE_FIELDS, summarize_runs
 from budgetbench.analysis.keys import RUN_KEYS, a_max, budget_unit, sort_table
 from budgetbench.analysis.stats import wilson_interval
-from budgetbench.analysis.votes import vote_runs
+from budgetbench.analysis.votes import VOTE_FIELDS, vote_runs
 from budgetbench.budgets import normalize_budget
 from budgetbench.methods import method_info
 from budgetbench.results.reader import ResultsError, Warn, default_warn, is_results_dir, load_records, read_spec, unique_paths
@@ -110,8 +110,8 @@ def load_runs(paths: Sequence[str | Path], *, warn: Warn = default_warn) -> pd.D
     vote_dirs = [d for d in dirs if method_info(str(read_spec(d).get("method"))).votes]
     dirs = [d for d in dirs if d not in vote_dirs]
     for d in vote_dirs:  # one set of samples -> a run for every K (maj@K)
-        parts.append(vote_runs(load_records([d], keep_text=False, warn=warn), read_spec(d).get("budgets") or []))
-    records = load_records(dirs, keep_text=False, warn=warn) if dirs else pd.DataFrame()
+        parts.append(vote_runs(load_records([d], fields=VOTE_FIELDS, warn=warn), read_spec(d).get("budgets") or []))
+    records = load_records(dirs, fields=SAMPLE_FIELDS, warn=warn) if dirs else pd.DataFrame()
     if not records.empty:
         parts.insert(0, summarize_runs(records))
     if not parts:

@@ -19,6 +19,7 @@ import numpy as np
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
 CI_LEVEL = 0.95
+BOOTSTRAP_PIECE = 1 << 20  # resamples are drawn in pieces of at most this many draws (8 MB each)
 
 
 def is_correct(verdict: Any) -> bool:
@@ -33,6 +34,9 @@ def is_correct(verdict: Any) -> bool:
 
 def verdict_scores(verdicts: Iterable[Any]) -> np.ndarray:
     """Verdicts as 0.0/1.0 floats under :func:`is_correct`."""
+    array = np.asarray(verdicts) if hasattr(verdicts, "__array__") else None
+    if array is not None and array.dtype.kind == "b":  # all bools: the rule in one step
+        return array.astype(float)
     return np.array([1.0 if is_correct(v) else 0.0 for v in verdicts], dtype=float)
 
 
@@ -68,14 +72,20 @@ def bootstrap_interval(
     """Percentile bootstrap over problems of pooled accuracy sum(correct)/sum(total), as fractions.
 
     ``correct[i]`` and ``total[i]`` are the correct and all samples of problem i. Deterministic for
-    a given seed. (nan, nan) when there are no samples.
+    a given seed. (nan, nan) when there are no samples. Memory: the resamples are drawn a piece
+    at a time (``BOOTSTRAP_PIECE`` draws), the same draws as all at once, so any number of problems
+    fits and the interval does not depend on the piece size.
     """
     c = np.asarray(correct, dtype=float)
     t = np.asarray(total, dtype=float)
     if c.size == 0 or t.sum() <= 0:
         return (math.nan, math.nan)
-    idx = np.random.default_rng(seed).integers(0, c.size, size=(resamples, c.size))
-    acc = c[idx].sum(axis=1) / t[idx].sum(axis=1)
+    rng = np.random.default_rng(seed)
+    rows = max(1, BOOTSTRAP_PIECE // c.size)
+    acc = np.empty(resamples)
+    for start in range(0, resamples, rows):
+        idx = rng.integers(0, c.size, size=(min(rows, resamples - start), c.size))
+        acc[start:start + len(idx)] = c[idx].sum(axis=1) / t[idx].sum(axis=1)
     alpha = (1 - level) / 2
     lo, hi = np.quantile(acc, [alpha, 1 - alpha])
     return (float(lo), float(hi))

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Sequence
 EXACT_LIMIT = 5000
 SUBSETS = 2000
 GOLD = "\x00gold"
+VOTE_FIELDS = ("extracted",)  # what vote_runs reads of a record beyond the reader's LOAD_FIELDS
 
 
 def vote_key(extracted: str | None, correct: bool) -> str | None:

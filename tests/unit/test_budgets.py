@@ -34,3 +34,12 @@ def test_order_key_numbers_then_named_then_text_then_last():
     key = lambda v: B.order_key(v, named=("short", "long"), last=("(missing)", "(all)"))  # noqa: E731
     assert sorted(values, key=key) == [1.5, 3, "short", "long", "a", "b", "(missing)", "(all)"]
     assert math.isinf(B.normalize_budget("inf"))
+
+
+def test_normalize_budgets_is_normalize_budget_of_each():
+    import numpy as np
+
+    values = [512, "512", 512.0, True, 1, 1.0, "none", None, float("nan"), "None", " Short ", np.int64(64), 2.5,
+              [1], 512, True]
+    assert B.normalize_budgets(values) == [B.normalize_budget(v) for v in values]
+    assert [type(b) for b in B.normalize_budgets(values)] == [type(B.normalize_budget(v)) for v in values]

@@ -29,3 +29,15 @@ def test_budget_units_and_labels():
 def test_budget_order_numbers_then_classes():
     budgets = ["long", 2048, "none", 512, "short", "zzz"]
     assert sorted(budgets, key=K.budget_sort_key) == [512, 2048, "short", "none", "long", "zzz"]
+
+
+def test_budget_order_reads_the_catalogue_once(monkeypatch):
+    calls = []
+    real = K.catalogue
+    monkeypatch.setattr(K, "catalogue", lambda: calls.append(1) or real())
+    K.named_budget_order.cache_clear()
+    try:
+        assert sorted([2048, "long", "short", 512] * 50, key=K.budget_sort_key)[:2] == [512, 512]
+        assert len(calls) == 1  # not once per budget (each call scans the installed entry points)
+    finally:
+        K.named_budget_order.cache_clear()

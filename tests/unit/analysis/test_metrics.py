@@ -152,3 +152,13 @@ def test_class_conditional_falls_back_to_a_plain_none_run():
     table = M.method_metrics(runs).set_index("method")
     assert table.loc["class_conditional", "control_pct"] == 50.0
     assert math.isnan(table.loc["none", "control_pct"]) and table.loc["none", "runs"] == 1
+
+
+def test_column_means_are_the_same_on_typed_and_object_columns():
+    _mean = M._mean  # numeric columns take one array, object columns the per-value rule
+    df = pd.DataFrame({"i": [3, 5, 8, 13], "b": [True, False, True, True], "f": [0.1, float("nan"), 0.7, 1e-3]})
+    for col in df:
+        as_objects = df.astype({col: object})
+        assert _mean(df, col, 100.0) == _mean(as_objects, col, 100.0)
+    mixed = pd.DataFrame({"m": [1, "x", None, True, float("nan"), 2.5]})
+    assert _mean(mixed, "m") == (1 + 1 + 2.5) / 3

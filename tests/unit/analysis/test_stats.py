@@ -47,3 +47,35 @@ def test_pass_at_k():
 def test_the_verdict_rule_counts_only_true_as_correct():
     verdicts = [True, False, None, float("nan"), 1, 0, 1.0, "yes", np.True_, np.float64("nan"), 2]
     assert S.verdict_scores(verdicts).tolist() == [1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0]
+
+
+# Pinned on the code before the bootstrap drew its resamples in pieces (issue #19): same seed, same
+# draws, same intervals, to the last bit; 5000 problems take several pieces.
+PINNED = {30: (0.3333333333333333, 0.5504587155963303), 1000: (0.40742404273133015, 0.44862442871988395),
+          5000: (0.41902934118475893, 0.4383170136022761)}
+
+
+@pytest.mark.parametrize("n", sorted(PINNED))
+def test_bootstrap_intervals_are_unchanged_for_the_fixed_seed(n):
+    total = [1 + (i * 5) % 7 for i in range(n)]
+    correct = [(i * 3) % (t + 1) for i, t in enumerate(total)]
+    assert S.bootstrap_interval(correct, total) == PINNED[n]
+    assert S.bootstrap_interval([1.0, 0.25, 0.5, 0.75, 0.0], [1] * 5) == (0.2, 0.8)
+
+
+def test_bootstrap_in_pieces_draws_what_one_piece_draws(monkeypatch):
+    total = [1 + (i * 5) % 7 for i in range(300)]
+    correct = [(i * 3) % (t + 1) for i, t in enumerate(total)]
+    whole = S.bootstrap_interval(correct, total)
+    monkeypatch.setattr(S, "BOOTSTRAP_PIECE", 1000)  # 3 resamples per piece
+    assert S.bootstrap_interval(correct, total) == whole
+
+
+def test_the_verdict_rule_on_bool_arrays_is_the_same():
+    import pandas as pd
+
+    flags = [True, False, False, True]
+    expected = S.verdict_scores(list(flags))
+    for verdicts in (np.array(flags), pd.Series(flags), pd.Series(flags + [None]).iloc[:4]):
+        assert S.verdict_scores(verdicts).tolist() == expected.tolist()
+    assert S.verdict_scores(pd.Series([True, None, np.nan, 1.0])).tolist() == [1, 0, 0, 1]
