@@ -69,7 +69,8 @@ def run(**opts: object) -> None:
     config = _config(opts)
     outcome = execute(config)
     s = outcome.stats
-    click.echo(f"{s.finished} samples generated, {s.skipped} already on disk, {s.requests} engine requests, "
+    failed = f" ({s.failed} failed: see their error field)" if s.failed else ""
+    click.echo(f"{s.finished} samples generated{failed}, {s.skipped} already on disk, {s.requests} engine requests, "
                f"{s.seconds:.1f}s -> {outcome.output}")
     if not outcome.records:
         click.echo("(no records)")
@@ -174,8 +175,12 @@ def _engine_options(engine: str, o: dict) -> dict:
 
 def summary_table(runs) -> str:
     """The runs table in short, as the terminal shows it: per budget (majority_vote: per K) and wait
-    count, accuracy, mean thinking tokens, forced ends and unextractable answers."""
+    count, accuracy, mean thinking tokens, forced ends and unextractable answers; a ``failed`` column
+    (failed samples, not in n, accuracy or means) when a sample failed."""
     table = runs[["budget", "waits", "n"]].astype({"budget": str})
+    failed = runs["failed"].astype(float).fillna(0).astype(int)
+    if failed.any():
+        table["failed"] = failed
     for column, source in (("acc %", "accuracy_pct"), ("thinking_tokens", "mean_thinking_tokens"),
                            ("forced %", "forced_end_pct"), ("no answer %", "unextractable_pct")):
         table[column] = runs[source].astype(float).round(1)

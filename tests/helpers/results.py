@@ -36,12 +36,16 @@ EXTRACTION_RULES = ("box", "boxes joined", "final line", "final line after box",
 
 def as_pinned(records: list[dict]) -> list[dict]:
     """Records as the digests pinned before grade notes named the extraction rule: the note
-    without its rule (``box; too_long`` -> ``too_long``, ``box`` -> None)."""
+    without its rule (``box; too_long`` -> ``too_long``, ``box`` -> None); and before records had
+    ``context_limited``: the field left out when false (the pinned runs never reach a context edge)."""
     out = []
     for r in records:
         note = r.get("grade_note")
         if isinstance(note, str):
             head, _, rest = note.partition("; ")
             note = (rest or None) if head in EXTRACTION_RULES else note
-        out.append({**r, "grade_note": note})
+        pinned = {**r, "grade_note": note}
+        if pinned.get("context_limited") is False:
+            del pinned["context_limited"]
+        out.append(pinned)
     return out
