@@ -55,7 +55,7 @@ def _unescape(value: str | None) -> str | None:
 @click.option("--api-key", default=None, help="openai: API key [default: $OPENAI_API_KEY]; never written to results.")
 @click.option("--max-concurrency", type=click.IntRange(min=1), default=None, help="openai: requests in flight [default: 32].")
 @click.option("--request-timeout", type=click.FloatRange(min=1), default=None, help="openai: seconds to wait for one completion [default: 1200].")
-@click.option("--max-retries", type=click.IntRange(min=0), default=None, help="openai: retries with backoff on connection errors, 429 and 5xx [default: 6].")
+@click.option("--max-retries", type=click.IntRange(min=0), default=None, help="openai: retries with backoff on connection errors, 408/409/429/5xx and unusable replies; then the sample is recorded as failed [default: 6].")
 @click.option("--thinking-format", default="auto", show_default=True, help="auto (from the tokenizer), s1 or think.")
 @click.option("--thinking-start", default=None, help="Override: text that opens thinking (\\n allowed).")
 @click.option("--thinking-end", default=None, help="Override: end-of-thinking delimiter (may span tokens).")
