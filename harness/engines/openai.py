@@ -331,7 +331,9 @@ class OpenAIEngine(EngineBase):
             raise _Unusable(f"the server ended a completion with finish_reason={raw_finish!r} (not stop or length)")
         finish = raw_finish
         if isinstance(choice.get("token_ids"), list):
-            ids = tuple(int(t) for t in choice["token_ids"])
+            if not all(isinstance(t, int) and not isinstance(t, bool) for t in choice["token_ids"]):
+                raise _Unusable("the server sent token ids that are not integers")
+            ids = tuple(choice["token_ids"])
         elif isinstance(choice.get("text"), str):
             ids = tuple(self.tokenizer.encode(choice["text"]))
             self._check_count(ids, usage, finish)
@@ -483,12 +485,13 @@ def _reason(exc: BaseException) -> str:
 
 
 def _detail(resp: Any) -> str:
+    """The server's reason, on one line (it goes into an error message or a failed sample's record)."""
     try:
         detail = resp.json()
         detail = detail.get("detail") or detail.get("error") or detail.get("message") or detail
-    except ValueError:
+    except (ValueError, AttributeError):  # not JSON, or JSON that is no object
         detail = resp.text
-    return json.dumps(detail)[:200] if not isinstance(detail, str) else detail[:200]
+    return " ".join((json.dumps(detail) if not isinstance(detail, str) else detail).split())[:200]
 
 
 def _retry_after(resp: Any) -> float | None:

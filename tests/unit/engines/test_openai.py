@@ -184,6 +184,9 @@ def test_a_request_the_server_refuses_is_a_failed_sample_at_once(server_factory)
     assert refused.error == 'http 400: max_tokens too large' and refused.completions == ()
     assert fine.error is None and fine.completions[0].token_ids == (5,)
     assert len(server.bodies) == 2
+    server.reply = lambda body: (400, Raw(b"<html>\n<h1>400 Bad Request</h1>\n</html>"))
+    [html] = _engine(server.url).generate([_request()])
+    assert html.error == "http 400: <html> <h1>400 Bad Request</h1> </html>"  # one line
 
 
 def test_a_refusal_of_every_request_stops_the_run(server_factory):
@@ -296,6 +299,7 @@ UNUSABLE = [
     ({"choices": [{"text": "", "token_ids": [5], "finish_reason": "stop"}] * 2}, "2 choices where one"),
     ({"choices": [{"text": None, "finish_reason": "stop"}]}, "neither text nor token ids"),
     ({"choices": [{"text": "", "token_ids": list(range(9)), "finish_reason": "length"}]}, "returned 9 tokens"),
+    ({"choices": [{"text": "", "token_ids": [5, "6"], "finish_reason": "length"}]}, "token ids that are not integers"),
 ]
 
 
