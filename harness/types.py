@@ -90,9 +90,11 @@ class Completion:
 
 @dataclass(frozen=True)
 class GenResult:
-    """All completions of one request, in order (``len == params.n``)."""
+    """All completions of one request, in order (``len == params.n``), or, when ``error`` is set,
+    none: the request failed for good (a failed sample, e.g. ``"http 400: prompt too long"``)."""
 
     completions: tuple[Completion, ...]
+    error: str | None = None
 
     @property
     def first(self) -> Completion:

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from budgetbench.analysis.stats import bootstrap_interval, verdict_scores
+from budgetbench.analysis.stats import bootstrap_interval, failed_mask, verdict_scores
 from budgetbench.analysis.keys import RUN_KEYS, a_max, budget_unit, method_label, sort_table
 from budgetbench.budgets import normalize_budget, normalize_budgets
 from budgetbench.methods import method_info
@@ -129,14 +129,14 @@ def overshoot(thinking_tokens: Sequence[float], cap: float | None) -> float:
 
 # --------------------------------------------------------------------------- tables
 RUN_COLUMNS = [
-    *RUN_KEYS, "unit", "a_max", "n", "n_problems", "correct", "accuracy_pct", "ci_low_pct",
+    *RUN_KEYS, "unit", "a_max", "n", "failed", "n_problems", "correct", "accuracy_pct", "ci_low_pct",
     "ci_high_pct", "ci_method", "mean_thinking_tokens", "median_thinking_tokens",
-    "mean_answer_tokens", "forced_end_pct", "unextractable_pct", "mean_extensions", "mean_tries",
+    "mean_answer_tokens", "forced_end_pct", "context_limited_pct", "unextractable_pct", "mean_extensions", "mean_tries",
     "mean_steps", "adherence_pct", "overshoot_pct", "pass_at_k_pct",
 ]
 
 
-SAMPLE_FIELDS = ("answer_tokens", "forced_end", "extracted", "extensions", "tries", "steps")  # what run_stats
+SAMPLE_FIELDS = ("answer_tokens", "forced_end", "context_limited", "extracted", "extensions", "tries", "steps")  # what run_stats
 # reads of a record beyond the reader's LOAD_FIELDS (a report reads no other field)
 
 
@@ -155,10 +155,14 @@ def _mean(df: pd.DataFrame, col: str, scale: float = 1.0) -> float:
 def run_stats(samples: pd.DataFrame, method: str, budget: Any) -> dict[str, Any]:
     """Statistics of one run from its sample records (columns as in samples.jsonl).
 
-    ``correct`` null counts as wrong; ``extracted`` null counts as unextractable; ``forced_end_pct``
-    is the censored share (thinking cut at the cap). The accuracy interval is the percentile
-    bootstrap over problems (see the module docstring).
+    Failed samples (``error``) are counted in ``failed`` and left out of everything else: ``n`` is
+    the graded samples. ``correct`` null counts as wrong; ``extracted`` null counts as
+    unextractable; ``forced_end_pct`` is the censored share (thinking cut at the cap),
+    ``context_limited_pct`` the share the context window ended. The accuracy interval is the
+    percentile bootstrap over problems (see the module docstring).
     """
+    failed = failed_mask(samples)
+    samples = samples[~failed]
     n = len(samples)
     correct = pd.Series(verdict_scores(samples["correct"]), index=samples.index)
     per_problem = pd.DataFrame({"p": samples["problem_id"].astype(str), "c": correct.astype(float)})
@@ -170,6 +174,7 @@ def run_stats(samples: pd.DataFrame, method: str, budget: Any) -> dict[str, Any]
         "unit": budget_unit(method),
         "a_max": math.nan if cap is None else cap,
         "n": n,
+        "failed": int(failed.sum()),
         "n_problems": len(per_problem),
         "correct": int(round(correct.sum())),
         "accuracy_pct": 100.0 * correct.sum() / n if n else math.nan,
@@ -180,6 +185,7 @@ def run_stats(samples: pd.DataFrame, method: str, budget: Any) -> dict[str, Any]
         "median_thinking_tokens": float(np.nanmedian(think)) if n else math.nan,
         "mean_answer_tokens": _mean(samples, "answer_tokens"),
         "forced_end_pct": _mean(samples, "forced_end", 100.0),
+        "context_limited_pct": _mean(samples, "context_limited", 100.0),
         "unextractable_pct": 100.0 * float(samples["extracted"].isna().mean())
         if "extracted" in samples else math.nan,
         "mean_extensions": _mean(samples, "extensions"),

@@ -4,7 +4,8 @@ Vocabulary
 ----------
 * A **group** is one model × task × method × waits: one method's budget sweep (GROUP_KEYS).
 * The **problem frame** (:func:`problem_frame`) has one row per group × budget × problem:
-  ``correct`` = samples graded correct (null counts as wrong), ``n`` = samples, ``tokens`` = their
+  ``correct`` = samples graded correct (null counts as wrong), ``n`` = samples (failed samples,
+  which are no answers, left out: ``analysis.stats.without_failed``), ``tokens`` = their
   thinking tokens summed. For ``majority_vote`` results the budget is K (as in ``bench report``'s
   runs table): ``correct`` is the expected correctness of one maj@K vote (``budgetbench.analysis.votes``),
   ``n`` = 1 and ``tokens`` = K × the problem's mean thinking tokens per sample. Pooled accuracy of
@@ -32,7 +33,7 @@ import pandas as pd
 
 from budgetbench.analysis.keys import MISSING, budget_sort_key, sort_table, stratum_value
 from budgetbench.analysis.runs import find_inputs
-from budgetbench.analysis.stats import verdict_scores
+from budgetbench.analysis.stats import verdict_scores, without_failed
 from budgetbench.analysis.votes import maj_at_k, problem_vote_keys
 from budgetbench.budgets import is_number, normalize_budget
 from budgetbench.errors import UserError
@@ -83,7 +84,7 @@ def load_samples(paths: Sequence[str | Path], *, warn: Warn = default_warn) -> S
             warn(f"{file}: a run-level file has no per-problem samples; left out of this analysis")
     frames, ks = [], {}
     for directory in unique_paths(dirs):
-        records = load_records([directory], fields=SAMPLE_FIELDS, warn=warn)
+        records = without_failed(load_records([directory], fields=SAMPLE_FIELDS, warn=warn))  # no answers
         if records.empty:
             continue
         spec = read_spec(directory)

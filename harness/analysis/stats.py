@@ -1,4 +1,8 @@
-"""The statistics every table shares: the verdict rule, pass@k and accuracy intervals.
+"""The statistics every table shares: the verdict rule, failed samples, pass@k and accuracy intervals.
+
+Failed samples (records with an ``error``: the engine could not complete them) are no answers:
+every table leaves them out of accuracy, votes and token means (:func:`without_failed`) and the
+runs table counts them in a column of their own (``failed``).
 
 Accuracy intervals: a 95% **percentile bootstrap over problems** (:func:`bootstrap_interval`):
 problems are resampled with replacement (all samples of a drawn problem come along, since samples
@@ -30,6 +34,24 @@ def is_correct(verdict: Any) -> bool:
     if isinstance(verdict, (int, float, np.integer, np.floating)):
         return verdict == 1
     return False
+
+
+def is_failed(error: Any) -> bool:
+    """A record's ``error`` field marks a failed sample when it is text; missing, null or NaN: not failed."""
+    return isinstance(error, str)
+
+
+def failed_mask(records: Any) -> np.ndarray:
+    """Which rows of a records DataFrame are failed samples."""
+    if "error" not in records:
+        return np.zeros(len(records), dtype=bool)
+    return np.array([is_failed(e) for e in records["error"]], dtype=bool)
+
+
+def without_failed(records: Any) -> Any:
+    """The records that are answers (graded), failed samples left out."""
+    mask = failed_mask(records)
+    return records[~mask] if mask.any() else records
 
 
 def verdict_scores(verdicts: Iterable[Any]) -> np.ndarray:

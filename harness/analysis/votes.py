@@ -63,15 +63,18 @@ def vote_runs(records, ks):  # -> pd.DataFrame (pandas is imported here: the vot
     thinking tokens per problem (K × the mean per sample) as the run's x value.
 
     Problems with fewer than K samples are left out of that K's run (n_problems says how many).
+    Failed samples do not vote; ``failed`` counts them (the same for every K of a set).
     """
     import numpy as np
     import pandas as pd
 
     from budgetbench.analysis.metrics import RUN_COLUMNS
-    from budgetbench.analysis.stats import bootstrap_interval, is_correct, pass_at_k
+    from budgetbench.analysis.stats import bootstrap_interval, failed_mask, is_correct, pass_at_k
 
     rows = []
     for (model, task, method), group in records.groupby(["model", "task", "method"], sort=False):
+        failed = failed_mask(group)
+        group = group[~failed]
         by_problem = []
         for pid, g in group.groupby(group["problem_id"].astype(str), sort=True):
             g = g.sort_values("sample")
@@ -89,7 +92,7 @@ def vote_runs(records, ks):  # -> pd.DataFrame (pandas is imported here: the vot
             lo, hi = bootstrap_interval(maj, np.ones(len(maj)))
             rows.append({
                 "model": model, "task": task, "method": method, "budget": k, "waits": 0, "unit": "samples",
-                "a_max": np.nan, "n": len(usable), "n_problems": len(usable), "correct": int(round(maj.sum())),
+                "a_max": np.nan, "n": len(usable), "failed": int(failed.sum()), "n_problems": len(usable), "correct": int(round(maj.sum())),
                 "accuracy_pct": 100 * maj.mean(), "ci_low_pct": 100 * lo, "ci_high_pct": 100 * hi,
                 "ci_method": "bootstrap", "mean_thinking_tokens": tokens.mean(),
                 "median_thinking_tokens": float(np.median(tokens)), "pass_at_k_pct": 100 * passk.mean(),

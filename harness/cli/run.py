@@ -64,7 +64,7 @@ def _unescape(value: str | None) -> str | None:
 @click.option("--api-key", default=None, help="openai: API key [default: $OPENAI_API_KEY]; never written to results.")
 @click.option("--max-concurrency", type=click.IntRange(min=1), default=None, help="openai: requests in flight [default: 32].")
 @click.option("--request-timeout", type=click.FloatRange(min=1), default=None, help="openai: seconds to wait for one completion [default: 1200].")
-@click.option("--max-retries", type=click.IntRange(min=0), default=None, help="openai: retries with backoff on connection errors, 429 and 5xx [default: 6].")
+@click.option("--max-retries", type=click.IntRange(min=0), default=None, help="openai: retries with backoff on connection errors, 408/409/429/5xx and unusable replies; then the sample is recorded as failed [default: 6].")
 @click.option("--thinking-format", default="auto", show_default=True, help="auto (from the tokenizer), s1 or think.")
 @click.option("--thinking-start", default=None, help="Override: text that opens thinking (\\n allowed).")
 @click.option("--thinking-end", default=None, help="Override: end-of-thinking delimiter (may span tokens).")
@@ -82,7 +82,8 @@ def run(**opts: object) -> None:
         s = outcome.stats
         prefix = f"run {i}: " if several else ""
         if outcome.loaded:
-            click.echo(f"{prefix}{s.finished} samples generated, {s.skipped} already on disk, "
+            failed = f" ({s.failed} failed: see their error field)" if s.failed else ""
+            click.echo(f"{prefix}{s.finished} samples generated{failed}, {s.skipped} already on disk, "
                        f"{s.requests} engine requests, {s.seconds:.1f}s -> {outcome.output}")
         else:
             click.echo(f"{prefix}nothing left to do: all {s.skipped} samples are on disk "
@@ -261,9 +262,13 @@ def _engine_options(engine: str, o: dict) -> dict:
 
 def summary_table(runs, by_run: bool = False) -> str:
     """The runs table in short, as the terminal shows it: per budget (majority_vote: per K) and wait
-    count, accuracy, mean thinking tokens, forced ends and unextractable answers; ``by_run``: a
-    first column with each row's run number (several runs in one invocation)."""
+    count, accuracy, mean thinking tokens, forced ends and unextractable answers; a ``failed`` column
+    (failed samples, not in n, accuracy or means) when a sample failed; ``by_run``: a first column
+    with each row's run number (several runs in one invocation)."""
     table = runs[["budget", "waits", "n"]].astype({"budget": str})
+    failed = runs["failed"].astype(float).fillna(0).astype(int)
+    if failed.any():
+        table["failed"] = failed
     for column, source in (("acc %", "accuracy_pct"), ("thinking_tokens", "mean_thinking_tokens"),
                            ("forced %", "forced_end_pct"), ("no answer %", "unextractable_pct")):
         table[column] = runs[source].astype(float).round(1)

@@ -151,6 +151,12 @@ class EngineError(RuntimeError):
     """An engine failed in a way the user can act on (message says how)."""
 
 
+class SampleFailed(EngineError):
+    """One request, not the engine, failed for good (the server refused it, or its reply stayed
+    unusable after the retries): the pipeline records the sample as failed, with this message as
+    its reason, and the run goes on. Engines hand it back as ``GenResult(error=...)``."""
+
+
 class MissingExtraError(EngineError):
     def __init__(self, package: str, extra: str):
         super().__init__(
@@ -182,6 +188,16 @@ def expand_rows(requests: Sequence[GenRequest], max_model_len: int | None) -> li
         for j in range(req.params.n):
             rows.append(Row(req, None if req.params.seed is None else req.params.seed + j, room))
     return rows
+
+
+def context_ended(request: GenRequest, completion: Completion, max_model_len: int | None) -> bool:
+    """Did the model's context window end ``completion`` (rather than ``max_tokens`` or a stop)?
+    True when the request asked for more tokens than the context had room for and the output
+    ran up to the context's last token (``CONTEXT_FULL`` included)."""
+    if not max_model_len or completion.finish_reason != "length":
+        return False
+    room = max_model_len - len(request.prompt_ids)
+    return request.params.max_tokens > room and len(completion.token_ids) >= room
 
 
 def group_results(requests: Sequence[GenRequest], completions: Sequence[Completion]) -> list[GenResult]:

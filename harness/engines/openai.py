@@ -15,10 +15,16 @@ Continuation is a raw completion of the prompt built so far. The server's API de
 Every completion is one HTTP request (``n`` is expanded into seeds ``seed+j`` as in the other
 engines), sent from ``--max-concurrency`` threads. Under the pipeline (``submit``/``collect``)
 each completion is handed back the moment it lands and the trace's next request is sent at
-once, so up to ``--max-concurrency`` requests are in flight at all times. Connection errors, 408/429/5xx
-are retried with exponential backoff and jitter; a server that stays down raises EngineError,
-which the run turns into a clean, resumable stop. The API key is sent as a header only: it is
-not in ``info()``, in errors or in logs.
+once, so up to ``--max-concurrency`` requests are in flight at all times.
+
+Faults. Transient ones are retried with exponential backoff and jitter: connection errors and
+timeouts, HTTP 408/409/429/5xx, and a 200 whose body is no usable completion (HTML, empty,
+truncated, ``finish_reason`` abort, no text, more tokens than asked...). A request the server
+refuses as such (HTTP 400/413/422, e.g. a prompt longer than its context), or one still unusable
+after the retries, is a failed sample (``SampleFailed``, handed back as ``GenResult.error``): the
+run records it with the reason and goes on (``run.sweep`` stops a run whose samples all fail).
+401/403/404 and other refusals concern every request: EngineError, a clean, resumable stop.
+The API key is sent as a header only: it is not in ``info()``, in errors or in logs.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from budgetbench.engines.base import (
     EngineError,
     EngineStats,
     Row,
+    SampleFailed,
     expand_rows,
     find_stop_string,
 )
@@ -46,6 +53,7 @@ from budgetbench.engines.tokenizer import HFTokenizer
 from budgetbench.types import Completion, GenRequest, GenResult
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+SAMPLE_STATUS = frozenset({400, 413, 422})  # the server refuses this request (not every request)
 CONNECT_TIMEOUT = 10.0
 # Sent to vLLM servers with every request: a server fills unset sampling fields from the model's
 # generation_config.json (vLLM's --generation-config auto), so a greedy run would not be neutral.
@@ -84,6 +92,7 @@ class _Entry:
     tag: Any
     completions: list[Completion]
     left: int  # completions still in flight
+    error: str | None = None  # a completion failed for good: the whole request is a failed sample
 
 
 class OpenAIEngine(EngineBase):
@@ -251,14 +260,18 @@ class OpenAIEngine(EngineBase):
                 if epoch != self._epoch:
                     continue  # a request of a cancelled run
                 self._in_flight -= 1
-                if error is not None:
+                if isinstance(error, SampleFailed):
+                    entry.error = entry.error or str(error)
+                elif error is not None:
                     self.cancel()
                     raise error
-                entry.completions[j] = completion
-                self.stats.decode_tokens += len(completion.token_ids)
+                else:
+                    entry.completions[j] = completion
+                    self.stats.decode_tokens += len(completion.token_ids)
                 entry.left -= 1
                 if entry.left == 0:
-                    self._ready.append((entry.tag, GenResult(tuple(entry.completions))))
+                    result = GenResult((), error=entry.error) if entry.error else GenResult(tuple(entry.completions))
+                    self._ready.append((entry.tag, result))
         ready, self._ready = self._ready, []
         return ready
 
@@ -291,8 +304,11 @@ class OpenAIEngine(EngineBase):
                 return
             try:
                 p = row.request.params
-                choice, usage = await self._post(self._body(row.request, row.max_tokens, row.seed))
-                completion, error = self._parse(choice, usage, p.stop, p.stop_token_ids, row.max_tokens), None
+
+                def parse(choice: dict, usage: dict) -> Completion:
+                    return self._parse(choice, usage, p.stop, p.stop_token_ids, row.max_tokens)
+
+                completion, error = await self._post(self._body(row.request, row.max_tokens, row.seed), parse), None
             except asyncio.CancelledError:
                 return
             except Exception as exc:  # noqa: BLE001  (raised in the caller by collect)
@@ -335,23 +351,24 @@ class OpenAIEngine(EngineBase):
 
     def _parse(self, choice: dict, usage: dict, stop: Sequence[str], stop_ids: Sequence[int],
                max_tokens: int | None = None) -> Completion:
-        """A completion, or EngineError for one that cannot be true: never a record that looks fine."""
+        """A completion, or _Unusable for one that cannot be true: never a record that looks fine."""
         raw_finish = choice.get("finish_reason")
         if raw_finish not in ("stop", "length"):
-            raise EngineError(f"the server ended a completion with finish_reason={raw_finish!r} (not stop or "
-                              "length): nothing was recorded; check the server's log, then rerun to resume")
+            raise _Unusable(f"the server ended a completion with finish_reason={raw_finish!r} (not stop or length)")
         finish = raw_finish
         if isinstance(choice.get("token_ids"), list):
-            ids = tuple(int(t) for t in choice["token_ids"])
+            if not all(isinstance(t, int) and not isinstance(t, bool) for t in choice["token_ids"]):
+                raise _Unusable("the server sent token ids that are not integers")
+            ids = tuple(choice["token_ids"])
         elif isinstance(choice.get("text"), str):
             ids = tuple(self.tokenizer.encode(choice["text"]))
             self._check_count(ids, usage, finish)
         else:
-            raise EngineError("the server sent a completion with neither text nor token ids: nothing was recorded")
+            raise _Unusable("the server sent a completion with neither text nor token ids")
         counted = usage.get("completion_tokens") if "token_ids" not in choice else len(ids)
         if max_tokens is not None and isinstance(counted, int) and counted > max_tokens:
-            raise EngineError(f"the server returned {counted} tokens where at most {max_tokens} were asked for: "
-                              "nothing was recorded (is it honouring max_tokens?)")
+            raise _Unusable(f"the server returned {counted} tokens where at most {max_tokens} were asked for "
+                            "(is it honouring max_tokens?)")
         reason = choice.get("stop_reason")
         if finish == "stop" and reason is None and "stop_reason" not in choice:
             # Plain servers do not say which stop fired: find it at the end of the output.
@@ -379,7 +396,9 @@ class OpenAIEngine(EngineBase):
             session = self._local.session = self._requests.Session()
         return session
 
-    async def _post(self, body: dict[str, Any]) -> tuple[dict, dict]:
+    async def _post(self, body: dict[str, Any], parse: Any) -> Completion:
+        """``parse(choice, usage)`` of the server's completion; a transient fault (connection, 408/429/5xx,
+        an unusable reply) is retried; SampleFailed for a refused request or when the tries run out."""
         aiohttp, url, last = self._aiohttp, self.base_url + "/completions", ""
         # total: the whole response, so a server that trickles bytes cannot hold a request forever
         timeout = aiohttp.ClientTimeout(total=self.request_timeout, sock_connect=CONNECT_TIMEOUT)
@@ -392,16 +411,25 @@ class OpenAIEngine(EngineBase):
                 last = _reason(exc)
             else:
                 if reply.status_code == 200:
-                    return _first_choice(reply, url)
-                last = f"HTTP {reply.status_code}"
-                if reply.status_code not in RETRY_STATUS:
-                    raise EngineError(f"the server refused a completion request ({last}: {_detail(reply)})")
-                wait = _retry_after(reply)
+                    try:
+                        return parse(*_first_choice(reply, url))
+                    except _Unusable as exc:
+                        last = str(exc)
+                else:
+                    last = f"HTTP {reply.status_code}"
+                    if reply.status_code in SAMPLE_STATUS:
+                        raise SampleFailed(f"http {reply.status_code}: {_detail(reply)}")
+                    if reply.status_code not in RETRY_STATUS:
+                        raise EngineError(f"the server refused a completion request ({last}: {_detail(reply)})")
+                    wait = _retry_after(reply)
             if attempt < self.max_retries:
                 delay = min(BACKOFF_CAP, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
                 await asyncio.sleep(wait if wait is not None else delay)
-        raise EngineError(f"the server at {self.base_url} did not answer after {self.max_retries + 1} tries "
-                          f"({last})")
+        raise SampleFailed(f"no usable completion after {self.max_retries + 1} tries ({last})")
+
+
+class _Unusable(EngineError):
+    """A 200 whose body is no usable completion: retried, then a failed sample."""
 
 
 class _Reply:
@@ -452,11 +480,21 @@ def _first_choice(resp: Any, url: str) -> tuple[dict, dict]:
         choices = payload["choices"]
         usage = payload.get("usage") or {}
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        raise EngineError(f"{url} answered something that is not a completion") from None
+        raise _Unusable(f"{url} answered something that is not a completion ({_body_kind(resp)})") from None
     if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], dict):
         count = len(choices) if isinstance(choices, list) else "no list of"
-        raise EngineError(f"{url} answered {count} choices where one was asked for: nothing was recorded")
+        raise _Unusable(f"{url} answered {count} choices where one was asked for")
     return choices[0], usage if isinstance(usage, dict) else {}
+
+
+def _body_kind(resp: Any) -> str:
+    text = resp.text.strip()
+    if not text:
+        return "an empty body"
+    if text.startswith("<"):
+        return "an HTML page"
+    return "JSON without one completion" if text.startswith(("{", "[")) and text.endswith(("}", "]")) \
+        else "a body that is not JSON, or is cut short"
 
 
 def _reason(exc: BaseException) -> str:
@@ -473,12 +511,13 @@ def _reason(exc: BaseException) -> str:
 
 
 def _detail(resp: Any) -> str:
+    """The server's reason, on one line (it goes into an error message or a failed sample's record)."""
     try:
         detail = resp.json()
         detail = detail.get("detail") or detail.get("error") or detail.get("message") or detail
-    except ValueError:
+    except (ValueError, AttributeError):  # not JSON, or JSON that is no object
         detail = resp.text
-    return json.dumps(detail)[:200] if not isinstance(detail, str) else detail[:200]
+    return " ".join((json.dumps(detail) if not isinstance(detail, str) else detail).split())[:200]
 
 
 def _retry_after(resp: Any) -> float | None:

@@ -345,6 +345,8 @@ class BudgetBenchLM(LM):
                 "rendered_prompt": job.verbatim}
 
     def _output(self, job: _Job) -> str:
+        if job.trace.error is not None:  # a failed sample: no answer (its record has the error)
+            return ""
         answer = cut_at_until(job.method.record_fields(job.trace)["answer_text"], job.settings.until)
         if self.config.output == "answer":
             return answer

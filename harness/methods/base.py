@@ -92,6 +92,10 @@ class Trace:
     finish_reason: str | None = None
     rounds: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Set by the pipeline, not by methods: the model's context window ended a round's output (the
+    # thinking or the answer), and a request of this trace failed for good (then it is done).
+    context_limited: bool = False
+    error: str | None = None
 
     def context(self) -> tuple[int, ...]:
         return (*self.prompt_ids, *self.thinking_ids, *self.transition_ids, *self.answer_ids)

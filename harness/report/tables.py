@@ -51,11 +51,12 @@ def runs_display(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs table as strings, for the terminal, Markdown and LaTeX."""
     pct = number_format("{:.1f}")
     cols = {"model": runs["model"].map(model_name), "task": runs["task"],
-            "method": runs["method"].map(method_label), "budget": runs["budget"].map(str), "n": runs["n"].map(str)}
+            "method": runs["method"].map(method_label), "budget": runs["budget"].map(str), "n": runs["n"].map(str),
+            "failed": runs["failed"].map(number_format("{:.0f}"))}
     cols.update({header: runs[col].map(number_format(fmt)) for col, header, fmt in _RUN_NUMBERS})
     cols["95% CI"] = [f"{pct(lo)}–{pct(hi)}" if not math.isnan(lo) else "—"
                       for lo, hi in zip(runs["ci_low_pct"], runs["ci_high_pct"])]
-    order = ["model", "task", "method", "budget", "n", "accuracy %", "95% CI"] + [h for _, h, _ in _RUN_NUMBERS[1:]]
+    order = ["model", "task", "method", "budget", "n", "failed", "accuracy %", "95% CI"] + [h for _, h, _ in _RUN_NUMBERS[1:]]
     return pd.DataFrame(cols)[order]
 
 

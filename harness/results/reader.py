@@ -41,7 +41,8 @@ PROMPTS_FILE = "prompts.jsonl"  # each distinct prompt of a problem once (result
 REQUIRED_FIELDS = ("problem_id", "budget", "sample")  # without them a line cannot be keyed: damaged
 PROMPT_KEY_FIELDS = ("problem_id", "prompt_id")  # the key of a prompts.jsonl line
 _REQUIRED = frozenset(REQUIRED_FIELDS)
-LOAD_FIELDS = ("task", "problem_id", "method", "budget", "waits", "sample", "correct", "thinking_tokens")
+LOAD_FIELDS = ("task", "problem_id", "method", "budget", "waits", "sample", "correct", "thinking_tokens",
+               "error")  # every analysis leaves failed samples out (analysis.stats.without_failed)
 BATCH_BYTES = 1 << 24  # the file is read in pieces of this size: memory holds one piece's records at a time
 Warn = Callable[[str], None]
 

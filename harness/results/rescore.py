@@ -5,6 +5,7 @@ The results directory is locked like a run (no writer at the same time), every r
 ``gold``, and ``samples.jsonl`` is replaced atomically (temporary file + rename): a crash leaves
 either the old file or the new one, never a mix. Damaged lines are written back as they were
 (``results.reader``'s policy); a torn last line is left out, as a resume would cut it off.
+Failed samples (``error``) have no answer: they are kept as they are, not graded.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def rescore(directory: str | Path, timeout: float = 5.0, *, warn: Warn | None = 
         path = directory / SAMPLES_FILE
         parsed = parse_samples(path)
         warn_damaged(parsed, warn or (lambda message: warnings.warn(message, stacklevel=2)))
-        records = parsed.records
-        grades = _grade(task, records, timeout)
+        records = [r for r in parsed.records if r.get("error") is None]
+        grades = _grade(task, records, timeout) if records else []
         changed = up = down = 0
         for record, g in zip(records, grades):
             if bool(record.get("correct")) != bool(g.correct):

@@ -1,7 +1,8 @@
 """The record schema: one line of ``samples.jsonl`` is one :class:`SampleRecord`.
 
 ``CORE_FIELDS`` are on every record, in the order they are written (the README lists them; a
-test keeps the two equal). ``METHOD_FIELDS`` are the extras some methods add. Readers must
+test keeps the two equal). ``METHOD_FIELDS`` are the extras some methods add, and ``error``,
+which only a failed sample has. Readers must
 accept fields they do not know (a plugin method may add its own).
 """
 
@@ -27,9 +28,10 @@ class _Core(TypedDict):
     thinking_text: str
     answer_text: str  # the answer prefix after a cut, then the answer
     rounds: int  # engine requests this sample took
+    context_limited: bool  # the model's context window, not the budget or the model, ended the thinking or answer
     extracted: str | None  # the answer the grader found (None: none)
     gold: str
-    correct: bool  # the verdict (a grader timeout or crash is False with a grade_note)
+    correct: bool  # the verdict (a grader timeout or crash is False with a grade_note; a failed sample: False)
     grade_note: str
     metadata: dict[str, Any]  # the problem's (level, subject, ...): what --by groups by
 
@@ -40,6 +42,7 @@ class SampleRecord(_Core, total=False):
     candidate_tokens: int  # rejection_sampling: thinking tokens of all candidates
     unmet: bool  # rejection_sampling: no candidate within the budget after --max-tries
     thinking_budget_path: Literal["native"]  # --native-thinking-budget: vLLM capped the thinking
+    error: str  # a failed sample (not graded, left out of accuracy and means): why, e.g. "http 400: ..."
 
 
 class PromptRecord(TypedDict):

@@ -11,6 +11,9 @@ crashes and mix-ups.
 * A torn last line (a crash mid-write) is cut off on resume, never parsed as a record.
 * ``spec.json`` is replaced atomically (temporary file + rename).
 * One writer at a time: an ``flock`` on ``.lock``, released by the kernel if the process dies.
+* Failed samples (records with an ``error``) are tried again on resume: ``open`` rewrites the file
+  atomically without them (damaged lines kept), so a key never has two records and a failed
+  sample is replaced by its new record (a success, or a failure with the new reason).
 * Resuming into a directory whose spec differs in anything that changes results refuses and
   names the difference; adding budgets, waits or samples is allowed.
 """
@@ -22,6 +25,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -122,6 +126,7 @@ class ResultStore:
         self._out = None
         self._prompts_out = None
         self._synced = 0.0
+        self.retried = 0  # failed samples open() found and left to run again
 
     # -- opening ---------------------------------------------------------------------------
     def precheck(self) -> dict[str, Any] | None:
@@ -167,10 +172,21 @@ class ResultStore:
         warn_damaged(prompts)  # a damaged prompt line stays; its prompt is written again
         self.prompt_keys = {prompt_key(r) for r in prompts.records}
         self._prompts_out = self.prompts_path.open("a", encoding="utf-8")
-        self._out = self.samples_path.open("a", encoding="utf-8")
         parsed = parse_samples(self.samples_path)
         warn_damaged(parsed)  # damaged lines stay; their samples are generated again
-        return {record_key(r) for r in parsed.records}
+        self.retried = self._drop_failed(parsed)
+        self._out = self.samples_path.open("a", encoding="utf-8")
+        return {record_key(r) for r in parsed.records if r.get("error") is None}
+
+    def _drop_failed(self, parsed: Any) -> int:
+        """Rewrite samples.jsonl without its failed samples (they run again); how many there were."""
+        failed = [r for r in parsed.records if r.get("error") is not None]
+        if failed:
+            keep = [raw for raw, r in parsed.lines if r is None or r.get("error") is None]
+            write_atomic(self.samples_path, b"".join(raw + b"\n" for raw in keep))
+            warnings.warn(f"{len(failed)} failed samples are tried again (the first failed with: "
+                          f"{failed[0]['error']})", stacklevel=3)
+        return len(failed)
 
     def lock(self) -> None:
         """Become the directory's only writer (refuses if another process is)."""

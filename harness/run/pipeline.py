@@ -25,6 +25,13 @@ through ``on_done`` as they finish, not at the end of a round.
   a request chunked on an engine whose token ids are re-encoded text (``exact_token_ids``
   False: a text-only server), where a continuation's text would be tokenized anew, nor one with a
   presence or frequency penalty, which counts only the tokens of the request's own output.
+* **Failed requests.** A result with ``error`` (``engines.base.SampleFailed``: the server refused
+  the request, or its reply stayed unusable) ends every job that waited for it: its trace gets
+  ``error`` and goes to ``on_done`` as finished. Followers still riding on a failed leader's
+  thinking are released and send their own requests (a smaller cap may well succeed); followers
+  already cut from its chunks have gone on by themselves.
+* **Context edges.** A round whose output the model's context window ended (``context_ended``)
+  sets the trace's ``context_limited`` (a follower's, when its own cut reaches the edge).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
-from budgetbench.engines.base import continuous, find_stop_string, stop_tail_tokens
+from budgetbench.engines.base import context_ended, continuous, find_stop_string, stop_tail_tokens
 from budgetbench.methods.base import Trace
 from budgetbench.run.sharing import families, shadow_step
 from budgetbench.types import Completion, GenRequest, GenResult
@@ -98,6 +105,7 @@ class Pipeline:
         after_collect: Callable[[], None] | None = None,
     ):
         self.engine = continuous(engine)
+        self.limit = getattr(engine, "max_model_len", None)  # the context: its edge is flagged on traces
         self.on_done, self.on_submit, self.after_collect = on_done, on_submit, after_collect
         # Chunks need the engine's own token ids back (a text-only server's are re-encoded text).
         self.share, self.chunk = share, chunk and engine.exact_token_ids
@@ -192,6 +200,9 @@ class Pipeline:
         self.landing = ticket
         flight = self._flights.pop(ticket)
         self._outstanding -= flight.ask.params.n
+        if result.error is not None:
+            self._fail(flight, result.error, ticket)
+            return
         if flight.bounds or flight.acc:
             merged = self._merge(flight, result.first)
             end = flight.bounds.pop(0) if flight.bounds else None
@@ -205,6 +216,17 @@ class Pipeline:
             del self._asked[flight.ask]
         for job in flight.waiters:
             self._finish_round(job, flight.ask, result, ticket, flight.own if job is flight.owner else {})
+
+    def _fail(self, flight: _Flight, reason: str, ticket: Ticket) -> None:
+        """Every job waiting for this request is finished as failed; the owner's followers that still
+        rode on its thinking go on with their own requests."""
+        if self._asked.get(flight.ask) is flight:
+            del self._asked[flight.ask]
+        for job in flight.waiters:
+            job.trace.error, job.trace.phase = reason, "done"
+            followers, job.followers = job.followers, []
+            self._release(job, followers, ticket)
+            self.on_done(job)
 
     def _merge(self, flight: _Flight, out: Completion) -> Completion:
         """The chunks so far plus ``out``, cut where a stop string spans the boundary."""
@@ -230,7 +252,7 @@ class Pipeline:
         for follower in job.followers:
             own = flight.own[id(follower)]
             reached = own.params.max_tokens <= len(partial.token_ids)
-            if reached and not shadow_step(job.method, follower, flight.ask, cut, own):
+            if reached and not shadow_step(job.method, follower, flight.ask, cut, own, self.limit):
                 gone.append(follower)
             else:
                 waiting.append(follower)
@@ -241,10 +263,12 @@ class Pipeline:
                       own: dict[int, GenRequest]) -> None:
         method, trace = job.method, job.trace
         thinking = trace.phase == "thinking"
+        if len(result.completions) == 1 and context_ended(ask, result.first, self.limit):
+            trace.context_limited = True
         method.update(trace, result)
         gone: list[Trace] = []
         if job.followers and thinking:
-            keep = [shadow_step(method, f, ask, result, own.get(id(f))) for f in job.followers]
+            keep = [shadow_step(method, f, ask, result, own.get(id(f)), self.limit) for f in job.followers]
             gone = [f for f, k in zip(job.followers, keep) if not k]
             job.followers = [f for f, k in zip(job.followers, keep) if k]
             if trace.phase != "thinking":  # cannot happen (see sharing.py); stay safe

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from budgetbench.engines.base import context_ended
 from budgetbench.methods.base import Trace
 from budgetbench.types import Completion, GenRequest, GenResult
 
@@ -61,9 +62,10 @@ def truncate(completion: Completion, max_tokens: int, decode) -> Completion:
 
 
 def shadow_step(method, follower: Trace, leader_request: GenRequest, result: GenResult,
-                request: GenRequest | None = None) -> bool:
+                request: GenRequest | None = None, max_model_len: int | None = None) -> bool:
     """Advance a follower by the leader's thinking round; False once it has left the thinking phase.
-    ``request``: the follower's own request for this round, if the caller asked for it already."""
+    ``request``: the follower's own request for this round, if the caller asked for it already;
+    ``max_model_len``: the context, whose edge sets the follower's ``context_limited``."""
     if request is None:
         request = method.next_request(follower)  # may force an end when the cap is reached exactly
     if request is None or follower.phase != "thinking":
@@ -71,5 +73,7 @@ def shadow_step(method, follower: Trace, leader_request: GenRequest, result: Gen
     if len(request.prompt_ids) != len(leader_request.prompt_ids) or request.params.seed != leader_request.params.seed:
         raise AssertionError("a follower lost step with its leader")  # the dominance argument failed
     cut = GenResult(tuple(truncate(c, request.params.max_tokens, method.tok.decode) for c in result.completions))
+    if len(cut.completions) == 1 and context_ended(request, cut.first, max_model_len):
+        follower.context_limited = True
     method.update(follower, cut)
     return follower.phase == "thinking"

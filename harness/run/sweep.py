@@ -6,6 +6,12 @@ trace is handed to the ``RecordWriter``, a thread that grades and appends record
 generation goes on (the grading pool is started before the first request). Each record is
 written to the file as soon as it is graded and fsync'ed at least every second (``store``), so a killed run
 loses only the samples still in flight.
+
+Failed samples (a request the engine could not complete: ``Trace.error``) are records too, but
+an engine that fails every request must not fill a file with them. ``FailureGuard`` holds failed
+samples back until a sample succeeds; the run stops (EngineError, a resumable stop) with the
+first reason once the held ones span ``FAILED_PROBLEMS`` problems, or at the end when nothing
+succeeded in this run nor before it. Held samples are then not written: a rerun tries them again.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from budgetbench.engines.base import Engine
+from budgetbench.engines.base import Engine, EngineError
 from budgetbench.budgets import Budget
 from budgetbench.methods.base import Method, Trace, run_key, sample_seed
 from budgetbench.run.pipeline import Job, Pipeline, jobs_by_problem
@@ -27,6 +33,7 @@ from budgetbench.tasks import Task
 from budgetbench.types import Problem
 
 WRITE_BATCH = 256  # records graded and written together at most
+FAILED_PROBLEMS = 5  # failed samples of this many problems with no success among them stop the run
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Sweep:
 class RunStats:
     skipped: int = 0
     finished: int = 0
+    failed: int = 0  # of the finished: failed samples (recorded with their error)
     requests: int = 0  # engine submissions (a chunk of a request counts)
     seconds: float = 0.0
 
@@ -84,6 +92,7 @@ def run_sweep(
     started = time.monotonic()
     bar = _progress(len(todo), task.name, method.name, enabled=progress)
     writer = RecordWriter(method, task, store, grade_timeout, bar, engine)
+    guard = FailureGuard(succeeded_before=bool(done))
     traces = (method.start(problem, budget, waits, sample, sample_seed(sweep.seed, problem.id, sample))
               for problem, budget, waits, sample in todo)
 
@@ -95,22 +104,53 @@ def run_sweep(
     def on_done(job: Job) -> None:
         if observer is not None:
             observer.finished(pipeline.landing, job)
-        writer.put(job)
+        for ready in guard.finished(job):
+            writer.put(ready)
 
     pipeline = Pipeline(engine, on_done=on_done, share=sweep.share, chunk=sweep.chunk,
                         on_submit=on_submit, after_collect=writer.check)
     try:
         if todo:
             pipeline.run(jobs_by_problem(method, traces, sweep.share))
+        for ready in guard.end():
+            writer.put(ready)
     finally:
         try:
             writer.close()
         finally:
-            stats.finished = writer.written
+            stats.finished, stats.failed = writer.written, writer.failed
             if bar is not None:
                 bar.close()
             stats.seconds = time.monotonic() - started
     return stats
+
+
+class FailureGuard:
+    """Failed samples are written only once a sample has succeeded since them (see the module docstring)."""
+
+    def __init__(self, succeeded_before: bool = False, problems: int = FAILED_PROBLEMS):
+        self.succeeded, self.problems = succeeded_before, problems
+        self.held: list[Job] = []  # failed since the last success
+
+    def finished(self, job: Job) -> list[Job]:
+        """The jobs to write now that ``job`` has finished (raises when the engine fails everything)."""
+        if job.trace.error is None:
+            held, self.held, self.succeeded = self.held, [], True
+            return [*held, job]
+        self.held.append(job)
+        count = len({j.trace.problem.id for j in self.held})
+        if count >= self.problems:
+            raise EngineError(f"the samples of {count} problems in a row failed, none succeeded in between "
+                              f"({self.held[0].trace.error}); they are not recorded: fix the server or settings")
+        return []
+
+    def end(self) -> list[Job]:
+        """The failed jobs still held, once the run has finished."""
+        held, self.held = self.held, []
+        if held and not self.succeeded:
+            raise EngineError(f"every sample of this run failed ({held[0].trace.error}); none is recorded: "
+                              "fix the server or settings")
+        return held
 
 
 class RecordWriter:
@@ -126,6 +166,7 @@ class RecordWriter:
         self.method, self.task, self.store, self.timeout, self.bar = method, task, store, grade_timeout, bar
         self.engine = engine
         self.written = 0
+        self.failed = 0
         self.error: BaseException | None = None
         self._queue: queue.Queue = queue.Queue()
         self._started = time.monotonic()
@@ -154,6 +195,7 @@ class RecordWriter:
                 self.store.append_prompts(prompt_rows(batch, self.store.prompt_keys))  # before their records
                 self.store.append(records)
                 self.written += len(batch)
+                self.failed += sum(trace.error is not None for _, trace in batch)
                 self._show(len(batch))
         except BaseException as exc:  # noqa: BLE001  (handed to the caller)
             self.error = exc

@@ -35,14 +35,19 @@ EXTRACTION_RULES = ("box", "boxes joined", "final line", "final line after box",
 
 
 def as_pinned(records: list[dict]) -> list[dict]:
-    """Records as the digests pinned before grade notes named the extraction rule and before
-    records named their prompt: the note without its rule (``box; too_long`` -> ``too_long``,
-    ``box`` -> None), no ``prompt_id`` (tests/unit/run/test_prompts.py pins prompts)."""
+    """Records as the digests pinned before grade notes named the extraction rule, before records
+    named their prompt and before they had ``context_limited``: the note without its rule
+    (``box; too_long`` -> ``too_long``, ``box`` -> None), no ``prompt_id``
+    (tests/unit/run/test_prompts.py pins prompts), ``context_limited`` left out when false (the
+    pinned runs never reach a context edge)."""
     out = []
     for r in records:
         note = r.get("grade_note")
         if isinstance(note, str):
             head, _, rest = note.partition("; ")
             note = (rest or None) if head in EXTRACTION_RULES else note
-        out.append({**{k: v for k, v in r.items() if k != "prompt_id"}, "grade_note": note})
+        pinned = {**{k: v for k, v in r.items() if k != "prompt_id"}, "grade_note": note}
+        if pinned.get("context_limited") is False:
+            del pinned["context_limited"]
+        out.append(pinned)
     return out

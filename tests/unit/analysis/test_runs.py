@@ -32,3 +32,28 @@ def test_a_report_over_a_tree_does_not_read_its_own_tables_back(tmp_path):
         result = CliRunner().invoke(report, [str(root), "--by", "level", "--out", str(root / "report")])
         assert result.exit_code == 0, result.output
     assert "appears twice" not in result.output
+
+
+def _failed(record_: dict, reason: str = "http 400: too long") -> dict:
+    """A failed sample as bench run writes it: not graded, with its reason."""
+    return {**record_, "correct": False, "extracted": None, "grade_note": "failed", "thinking_tokens": 3,
+            "error": reason}
+
+
+def test_failed_samples_are_counted_apart_and_left_out_of_accuracy_means_and_votes(tmp_path):
+    from budgetbench.analysis.problems import load_samples, problem_frame
+
+    graded = [record(f"p{i}", 8, True, 80) for i in range(3)]
+    bf = write_results(tmp_path / "bf", graded + [_failed(record("p3", 8, False, 0))], budgets=[8])
+    # majority_vote: p0 has two correct votes and a failed one that must not vote nor count as a sample
+    votes = [record("p0", "none", True, 50, sample=s, method="majority_vote") for s in range(2)]
+    votes += [_failed(record("p0", "none", False, 0, sample=2, method="majority_vote"))]
+    mv = write_results(tmp_path / "mv", votes, method="majority_vote", budgets=[1, 2, 3])
+    runs = load_runs([bf, mv], warn=lambda m: None)
+    row = runs[runs["method"] == "budget_forcing"].iloc[0]
+    assert (row["n"], row["failed"], row["accuracy_pct"], row["mean_thinking_tokens"]) == (3, 1, 100.0, 80.0)
+    vote = runs[runs["method"] == "majority_vote"]
+    assert list(vote["budget"]) == [1, 2] and list(vote["failed"]) == [1, 1]  # K=3: only 2 usable votes
+    assert list(vote["accuracy_pct"]) == [100.0, 100.0] and list(vote["mean_thinking_tokens"]) == [50.0, 100.0]
+    frame = problem_frame(load_samples([bf], warn=lambda m: None))
+    assert list(frame["problem_id"]) == ["p0", "p1", "p2"]  # the failed p3 is no answer

@@ -4,6 +4,7 @@ vLLM server and to a plain one, how it reads answers, retries, gives up, and kee
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +20,16 @@ from tests.helpers.cli import free_port
 pytest.importorskip("requests")
 
 
+class Raw:
+    """A reply body sent as these bytes (HTML, nothing...), declaring ``length`` bytes (more: cut short)."""
+
+    def __init__(self, data: bytes, length: int | None = None, content_type: str = "text/html"):
+        self.data, self.length, self.content_type = data, len(data) if length is None else length, content_type
+
+
 class FakeServer:
-    """Answers /v1/models with ``owner`` and /v1/completions through ``reply(body) -> (status, json)``."""
+    """Answers /v1/models with ``owner`` and /v1/completions through ``reply(body) -> (status, json)``
+    (or ``Raw`` bytes)."""
 
     def __init__(self, owner: str = "vllm", reply=None):
         self.owner, self.bodies, self.headers = owner, [], []
@@ -32,10 +41,11 @@ class FakeServer:
                 pass
 
             def _send(self, status, payload, headers=None, trickle=None):
-                data = json.dumps(payload).encode()
+                raw = payload if isinstance(payload, Raw) else Raw(json.dumps(payload).encode(), None, "application/json")
+                data = raw.data
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Type", raw.content_type)
+                self.send_header("Content-Length", str(raw.length))
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
                 self.end_headers()
@@ -158,17 +168,71 @@ def test_retries_on_503_then_succeeds(server_factory):
     assert result.completions[0].token_ids == (5,) and len(calls) == 3
 
 
-def test_gives_up_with_one_clear_line(server_factory):
+def test_a_request_still_failing_after_the_retries_is_a_failed_sample(server_factory):
     server = server_factory(reply=lambda body: (503, {"detail": "down"}))
-    with pytest.raises(EngineError, match=r"did not answer after 3 tries \(HTTP 503\)"):
-        _engine(server.url, max_retries=2).generate([_request()])
+    [result] = _engine(server.url, max_retries=2).generate([_request()])
+    assert result.completions == () and result.error == "no usable completion after 3 tries (HTTP 503)"
+    assert len(server.bodies) == 3
 
 
-def test_client_error_is_not_retried(server_factory):
-    server = server_factory(reply=lambda body: (400, {"detail": "max_tokens too large"}))
-    with pytest.raises(EngineError, match="refused a completion request .*max_tokens too large"):
+def test_a_request_the_server_refuses_is_a_failed_sample_at_once(server_factory):
+    """A 400 (a prompt too long for the server's context...) is this request's fault: not retried,
+    the sample fails with the server's reason and the others go on."""
+    server = server_factory(reply=lambda body: (400, {"detail": "max_tokens too large"}) if body["max_tokens"] == 5
+                            else (200, {"choices": [{"text": "", "token_ids": [5], "finish_reason": "length"}]}))
+    refused, fine = _engine(server.url, max_retries=5).generate([_request(), _request(max_tokens=4)])
+    assert refused.error == 'http 400: max_tokens too large' and refused.completions == ()
+    assert fine.error is None and fine.completions[0].token_ids == (5,)
+    assert len(server.bodies) == 2
+    server.reply = lambda body: (400, Raw(b"<html>\n<h1>400 Bad Request</h1>\n</html>"))
+    [html] = _engine(server.url).generate([_request()])
+    assert html.error == "http 400: <html> <h1>400 Bad Request</h1> </html>"  # one line
+
+
+def test_a_refusal_of_every_request_stops_the_run(server_factory):
+    server = server_factory(reply=lambda body: (401, {"detail": "bad key"}))
+    with pytest.raises(EngineError, match=r"refused a completion request \(HTTP 401: bad key\)"):
         _engine(server.url, max_retries=5).generate([_request()])
     assert len(server.bodies) == 1
+
+
+OK = {"choices": [{"text": "", "token_ids": [5], "finish_reason": "length"}]}
+BAD_BODIES = [  # a 200 whose body is no completion: transient (a proxy's page, a dropped connection)
+    (Raw(b"<html><body>502 Bad Gateway</body></html>"), "an HTML page"),
+    (Raw(b""), "an empty body"),
+    (Raw(json.dumps(OK).encode()[:20], content_type="application/json"), "not JSON, or is cut short"),
+]
+
+
+@pytest.mark.parametrize("bad,reason", BAD_BODIES)
+def test_an_unusable_body_is_retried_then_recorded(server_factory, bad, reason):
+    calls = []
+
+    def reply(body):
+        calls.append(1)
+        return (200, bad) if len(calls) == 1 else (200, OK)
+
+    server = server_factory(reply=reply)
+    [result] = _engine(server.url, max_retries=2).generate([_request()])
+    assert result.error is None and result.completions[0].token_ids == (5,) and len(calls) == 2
+    server.reply = lambda body: (200, bad)
+    [result] = _engine(server.url, max_retries=2).generate([_request()])
+    assert result.error.startswith("no usable completion after 3 tries (") and reason in result.error
+
+
+def test_a_body_cut_short_on_the_wire_is_retried(server_factory):
+    """Content-Length promises more than arrives: the connection error is transient."""
+    calls = []
+    data = json.dumps(OK).encode()
+
+    def reply(body):
+        calls.append(1)
+        return (200, Raw(data[:10], length=len(data), content_type="application/json")) if len(calls) == 1 \
+            else (200, OK)
+
+    server = server_factory(reply=reply)
+    [result] = _engine(server.url, max_retries=2).generate([_request()])
+    assert result.error is None and result.completions[0].token_ids == (5,) and len(calls) == 2
 
 
 def test_unreachable_server_is_one_line():
@@ -205,8 +269,8 @@ def test_request_timeout_bounds_a_response_that_trickles(server_factory):
     must bound the whole response, not each read."""
     ok = {"choices": [{"text": "", "token_ids": [5], "finish_reason": "length"}], "pad": "x" * 200}
     server = server_factory(reply=lambda body: (200, ok, None, 0.3))
-    with pytest.raises(EngineError, match=r"did not answer after 1 tries \(.*timed out"):
-        _engine(server.url, max_retries=0, request_timeout=2).generate([_request()])
+    [result] = _engine(server.url, max_retries=0, request_timeout=2).generate([_request()])
+    assert re.fullmatch(r"no usable completion after 1 tries \(.*timed out\)", result.error)
 
 
 @pytest.mark.timeout(60)
@@ -235,14 +299,15 @@ UNUSABLE = [
     ({"choices": [{"text": "", "token_ids": [5], "finish_reason": "stop"}] * 2}, "2 choices where one"),
     ({"choices": [{"text": None, "finish_reason": "stop"}]}, "neither text nor token ids"),
     ({"choices": [{"text": "", "token_ids": list(range(9)), "finish_reason": "length"}]}, "returned 9 tokens"),
+    ({"choices": [{"text": "", "token_ids": [5, "6"], "finish_reason": "length"}]}, "token ids that are not integers"),
 ]
 
 
 @pytest.mark.parametrize("payload,message", UNUSABLE)
-def test_a_completion_that_cannot_be_true_is_refused_not_recorded(server_factory, payload, message):
+def test_a_completion_that_cannot_be_true_is_retried_then_a_failed_sample(server_factory, payload, message):
     server = server_factory(reply=lambda body: (200, payload))
-    with pytest.raises(EngineError, match=message):
-        _engine(server.url).generate([_request(max_tokens=5)])
+    [result] = _engine(server.url, max_retries=1).generate([_request(max_tokens=5)])
+    assert result.completions == () and message in result.error and len(server.bodies) == 2
 
 
 def test_models_endpoint_failing_is_an_error_not_the_text_api():
