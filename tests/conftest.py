@@ -1,4 +1,5 @@
-"""Shared fixtures: the shared data folder beside the repository and tiny models built on the fly."""
+"""Shared fixtures: a small data folder written by the tests, the real benchmark files when they
+are beside the repository, and tiny models built on the fly."""
 
 from __future__ import annotations
 
@@ -7,12 +8,21 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.cli import DATA_DIR
+from tests.helpers.data import write_data_dir
 
 
 @pytest.fixture(scope="session")
-def data_dir() -> Path:
+def data_dir(tmp_path_factory) -> Path:
+    """A --data-dir with a handful of invented problems per task, in each task's real schema."""
+    return write_data_dir(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The real benchmark files (shared/data beside the repository), for the few tests about them."""
     if not (DATA_DIR / "math500.jsonl").is_file():
-        pytest.skip(f"benchmark data not found at {DATA_DIR} (CI puts shared/ beside the repository)")
+        pytest.skip(f"checks the real benchmark files, which are not at {DATA_DIR} (CI puts shared/ beside "
+                    "the repository)")
     return DATA_DIR
 
 

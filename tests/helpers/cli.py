@@ -1,4 +1,4 @@
-"""Running the real CLI, finding the shared data, reading what a run wrote."""
+"""Running the real CLI, where the real benchmark files would be, reading what a run wrote."""
 
 from __future__ import annotations
 

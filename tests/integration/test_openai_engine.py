@@ -9,6 +9,7 @@ soup that does not round-trip; the engine warns when the server's token count di
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import signal
@@ -39,10 +40,14 @@ class Server:
         self.url = f"http://127.0.0.1:{port}/v1"
 
     def start(self) -> "Server":
-        exe = Path(sys.executable).with_name("transformers")
+        # The `transformers` script's entry point, run by this interpreter: a venv that sees transformers
+        # through --system-site-packages has no script of its own beside sys.executable.
+        (entry,) = importlib.metadata.entry_points(group="console_scripts", name="transformers")
+        module, _, attr = entry.value.partition(":")
+        main = f"import sys; from {module} import {attr} as main; sys.argv[0] = 'transformers'; sys.exit(main())"
         env = {**os.environ, "HF_HUB_CACHE": str(self.cache), "HF_HUB_OFFLINE": "1"}
         self.cache.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, "-c", main, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                                      start_new_session=True)
         deadline = time.time() + 120

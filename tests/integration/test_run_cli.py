@@ -1,4 +1,4 @@
-"""`bench run` end to end: the real CLI, real tiny transformers models, the shared benchmark data."""
+"""`bench run` end to end: the real CLI, real tiny transformers models, a few problems per task."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections import Counter
 import pytest
 
 from tests.helpers.cli import bench, free_port, read_samples
+from tests.helpers.data import GPQA_MEMBER
+from tests.helpers.zipcrypto import write_encrypted_zip
 
 pytestmark = pytest.mark.slow
 
@@ -151,17 +153,8 @@ def test_foreign_output_directory_is_left_untouched(tiny_models, data_dir, tmp_p
 
 
 def test_gpqa_zip_with_wrong_password(tiny_models, tmp_path):
-    import shutil
-    import subprocess
-
-    if shutil.which("zip") is None:
-        pytest.skip("the zip tool is needed to build an encrypted zip")
-    member = tmp_path / "dataset" / "gpqa_diamond.csv"
-    member.parent.mkdir()
-    member.write_text("Question,Correct Answer\nq,a\n")
-    (tmp_path / "data" / "gpqa").mkdir(parents=True)
-    subprocess.run(["zip", "-q", "-P", "not-the-password", str(tmp_path / "data" / "gpqa" / "dataset.zip"),
-                    "dataset/gpqa_diamond.csv"], cwd=tmp_path, check=True)
+    write_encrypted_zip(tmp_path / "data" / "gpqa" / "dataset.zip",
+                        {GPQA_MEMBER: b"Question,Correct Answer\nq,a\n"}, b"not-the-password")
     proc = bench("run", "--task", "gpqa_diamond", "--model", str(tiny_models["think"]), "--budgets", "8",
                  "--data-dir", str(tmp_path / "data"), "--output", str(tmp_path / "out"), check=False)
     assert proc.returncode == 2 and "Bad password" in proc.stderr

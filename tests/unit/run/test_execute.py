@@ -10,7 +10,6 @@ from budgetbench.testing.scripted import EOS, CharTokenizer, ScriptedEngine
 from budgetbench.errors import RunInterrupted, UserError
 from budgetbench.run.config import RunConfig
 from budgetbench.run.execute import execute
-from tests.helpers.cli import DATA_DIR
 
 
 class FlakyEngine(ScriptedEngine):
@@ -28,11 +27,9 @@ class FlakyEngine(ScriptedEngine):
 
 
 @pytest.fixture
-def config(tmp_path):
-    if not (DATA_DIR / "math500.jsonl").is_file():
-        pytest.skip("shared data not found")
+def config(tmp_path, data_dir):
     return RunConfig(task="math500", model="scripted", budgets=("40",), waits=(0, 1, 2), limit=3,
-                     output=str(tmp_path / "out"), data_dir=str(DATA_DIR), progress=False)
+                     output=str(tmp_path / "out"), data_dir=str(data_dir), progress=False)
 
 
 def test_engine_error_keeps_finished_samples_and_resume_completes(config):
@@ -52,9 +49,7 @@ PAYLOADS = [
 ]
 
 
-def test_hostile_model_output_through_a_whole_run_executes_nothing(tmp_path):
-    if not (DATA_DIR / "math500.jsonl").is_file():
-        pytest.skip("shared data not found")
+def test_hostile_model_output_through_a_whole_run_executes_nothing(tmp_path, data_dir):
     marker = tmp_path / "pwned"
     answers = [p.format(marker=marker) for p in PAYLOADS]
 
@@ -67,7 +62,7 @@ def test_hostile_model_output_through_a_whole_run_executes_nothing(tmp_path):
     engine = ScriptedEngine(hostile, CharTokenizer(specials=("</think>", "<think>\n")))
     for task in ("math500", "aime24"):
         config = RunConfig(task=task, model="scripted", budgets=("50",), limit=8, output=str(tmp_path / task),
-                           data_dir=str(DATA_DIR), progress=False)
+                           data_dir=str(data_dir), progress=False)
         outcome = execute(config, engine=engine)
         assert len(outcome.records) == 8 and not any(r["correct"] for r in outcome.records)
     assert not marker.exists()
