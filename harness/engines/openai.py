@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import json
 import queue
-import random
 import threading
 import warnings
 from dataclasses import dataclass
@@ -42,27 +40,14 @@ from budgetbench.engines.base import (
     expand_rows,
     find_stop_string,
 )
+from budgetbench.engines.openai_http import CONNECT_TIMEOUT, _reason, normalize_base_url, post_completion
 from budgetbench.engines.tokenizer import HFTokenizer
 from budgetbench.types import Completion, GenRequest, GenResult
 
-RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
-CONNECT_TIMEOUT = 10.0
 # Sent to vLLM servers with every request: a server fills unset sampling fields from the model's
 # generation_config.json (vLLM's --generation-config auto), so a greedy run would not be neutral.
 NEUTRAL_VLLM_SAMPLING = {"top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
                          "frequency_penalty": 0.0}
-BACKOFF_CAP = 30.0
-
-
-def normalize_base_url(url: str) -> str:
-    """``http://h:8000``, ``.../v1`` and ``.../v1/completions`` all name the same API root."""
-    url = url.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise EngineError(f"--base-url must start with http:// or https://, got {url!r}")
-    for suffix in ("/completions", "/chat/completions"):
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
-    return url if url.endswith("/v1") else url + "/v1"
 
 
 @dataclass(eq=False)
@@ -354,61 +339,9 @@ class OpenAIEngine(EngineBase):
         return session
 
     async def _post(self, body: dict[str, Any]) -> tuple[dict, dict]:
-        aiohttp, url, last = self._aiohttp, self.base_url + "/completions", ""
-        # total: the whole response, so a server that trickles bytes cannot hold a request forever
-        timeout = aiohttp.ClientTimeout(total=self.request_timeout, sock_connect=CONNECT_TIMEOUT)
-        for attempt in range(self.max_retries + 1):
-            wait = None
-            try:
-                async with self._http.post(url, json=body, headers=self._headers, timeout=timeout) as resp:
-                    reply = _Reply(resp.status, resp.headers, await resp.read())
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                last = _reason(exc)
-            else:
-                if reply.status_code == 200:
-                    return _first_choice(reply, url)
-                last = f"HTTP {reply.status_code}"
-                if reply.status_code not in RETRY_STATUS:
-                    raise EngineError(f"the server refused a completion request ({last}: {_detail(reply)})")
-                wait = _retry_after(reply)
-            if attempt < self.max_retries:
-                delay = min(BACKOFF_CAP, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
-                await asyncio.sleep(wait if wait is not None else delay)
-        raise EngineError(f"the server at {self.base_url} did not answer after {self.max_retries + 1} tries "
-                          f"({last})")
-
-
-class _Reply:
-    """A finished HTTP response, read whole (what the helpers below look at)."""
-
-    def __init__(self, status: int, headers: Any, body: bytes):
-        self.status_code, self.headers, self._body = status, headers, body
-
-    @property
-    def text(self) -> str:
-        return self._body.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        """The body as JSON; lone surrogates (``"\\ud800"``, valid JSON but no text) become U+FFFD."""
-        return _no_surrogates(json.loads(self._body))
-
-
-def _no_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace") if _has_surrogate(value) else value
-    if isinstance(value, list):
-        return [_no_surrogates(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _no_surrogates(v) for k, v in value.items()}
-    return value
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+        return await post_completion(self._http, self.base_url + "/completions", body, self._headers,
+                                     request_timeout=self.request_timeout, max_retries=self.max_retries,
+                                     backoff=self.backoff, server=self.base_url)
 
 
 def _api_kind(served: list[dict[str, Any]]) -> str:
@@ -418,52 +351,6 @@ def _api_kind(served: list[dict[str, Any]]) -> str:
     if "sglang" in owners:
         return "sglang"
     return "text"
-
-
-def _first_choice(resp: Any, url: str) -> tuple[dict, dict]:
-    try:
-        payload = resp.json()
-        choices = payload["choices"]
-        usage = payload.get("usage") or {}
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        raise EngineError(f"{url} answered something that is not a completion") from None
-    if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], dict):
-        count = len(choices) if isinstance(choices, list) else "no list of"
-        raise EngineError(f"{url} answered {count} choices where one was asked for: nothing was recorded")
-    return choices[0], usage if isinstance(usage, dict) else {}
-
-
-def _reason(exc: BaseException) -> str:
-    """A short cause without URLs' query strings or headers (nothing secret reaches the user)."""
-    name = type(exc).__name__
-    text = str(exc)
-    if name == "TimeoutError" or isinstance(exc, TimeoutError):
-        return "TimeoutError: timed out"
-    for marker in ("Connection refused", "Connect call failed", "Name or service not known", "timed out",
-                   "Read timed out", "Connection reset", "Remote end closed connection", "Server disconnected"):
-        if marker in text:
-            return f"{name}: {marker}"
-    return name
-
-
-def _detail(resp: Any) -> str:
-    try:
-        detail = resp.json()
-        detail = detail.get("detail") or detail.get("error") or detail.get("message") or detail
-    except ValueError:
-        detail = resp.text
-    return json.dumps(detail)[:200] if not isinstance(detail, str) else detail[:200]
-
-
-def _retry_after(resp: Any) -> float | None:
-    value = resp.headers.get("Retry-After")
-    try:
-        wait = float(value) if value is not None else None
-    except ValueError:
-        return None
-    if wait is None or wait != wait:  # absent, or NaN
-        return None
-    return min(BACKOFF_CAP, max(0.0, wait))  # a negative or huge Retry-After is clamped
 
 
 def _version(package: str) -> str | None:
