@@ -17,7 +17,9 @@ engines), sent from ``--max-concurrency`` threads. Under the pipeline (``submit`
 each completion is handed back the moment it lands and the trace's next request is sent at
 once, so up to ``--max-concurrency`` requests are in flight at all times. Connection errors, 408/429/5xx
 are retried with exponential backoff and jitter; a server that stays down raises EngineError,
-which the run turns into a clean, resumable stop. The API key is sent as a header only: it is
+which the run turns into a clean, resumable stop. The tokenizer is the model's files read with
+``tokenizers`` (``file_tokenizer.py``: no torch, no transformers); a vLLM server's ``/tokenize``
+must agree with it at start. The API key is sent as a header only: it is
 not in ``info()``, in errors or in logs.
 """
 
@@ -41,6 +43,7 @@ from budgetbench.engines.base import (
     find_stop_string,
 )
 from budgetbench.engines.openai_http import CONNECT_TIMEOUT, _reason, normalize_base_url, post_completion
+from budgetbench.engines.file_tokenizer import load_tokenizer
 from budgetbench.engines.tokenizer import HFTokenizer
 from budgetbench.types import Completion, GenRequest, GenResult
 
@@ -48,6 +51,10 @@ from budgetbench.types import Completion, GenRequest, GenResult
 # generation_config.json (vLLM's --generation-config auto), so a greedy run would not be neutral.
 NEUTRAL_VLLM_SAMPLING = {"top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
                          "frequency_penalty": 0.0}
+
+# Tokenized by a vLLM server and by the harness at start (_check_tokenizer): delimiters of both
+# thinking formats, digits, a byte-level multi-token stop word, an accented word.
+TOKENIZER_PROBE = "<think>\nWait, 12+30=42.</think>\n\nFinal Answer: \\boxed{42}<|im_start|>answer 结束 café"
 
 
 @dataclass(eq=False)
@@ -92,7 +99,10 @@ class OpenAIEngine(EngineBase):
         # Only a vLLM server returns the token ids it generated; others return text, which is
         # encoded here, so a continuation would not see the very same ids (no chunking).
         self.exact_token_ids = self.api == "vllm"
-        self.tokenizer = HFTokenizer.load(tokenizer or model, revision=revision, trust_remote_code=trust_remote_code)
+        # The model's tokenizer files read with `tokenizers` (no torch, no transformers: the openai extra).
+        self.tokenizer_name = tokenizer or model
+        self.tokenizer = load_tokenizer(self.tokenizer_name, revision=revision, trust_remote_code=trust_remote_code)
+        self._check_tokenizer()
         card = next((m for m in served if m.get("id") == model), {})
         self.max_model_len = max_model_len or card.get("max_model_len")
         self.stats = EngineStats()
@@ -145,12 +155,33 @@ class OpenAIEngine(EngineBase):
             data = []
         return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
 
+    def _check_tokenizer(self) -> None:
+        """A vLLM server tokenizes a probe (the chat prompt, the thinking delimiters, non-ASCII
+        text) with its own tokenizer: ids that differ from ours would mean other text to the model
+        (a --tokenizer of another model), so the run stops before anything is sent. Servers
+        without /tokenize are not checked."""
+        if self.api != "vllm":
+            return
+        probe = self.tokenizer.render_chat(TOKENIZER_PROBE) + TOKENIZER_PROBE
+        url = self.base_url[: -len("/v1")] + "/tokenize"
+        body = {"model": self.model_id, "prompt": probe, "add_special_tokens": False}
+        try:
+            resp = self._session().post(url, json=body, headers=self._headers, timeout=(CONNECT_TIMEOUT, 30))
+            tokens = resp.json().get("tokens") if resp.status_code == 200 else None
+        except (self._requests.RequestException, ValueError, AttributeError):
+            return  # the completions will tell whether the server works
+        ours = self.tokenizer.encode(probe)
+        if isinstance(tokens, list) and tokens != ours:
+            at = next((i for i, (a, b) in enumerate(zip(tokens, ours)) if a != b), min(len(tokens), len(ours)))
+            raise EngineError(f"the server's tokenizer and the harness's ({self.tokenizer_name}) disagree from "
+                              f"token {at} of a probe: pass --tokenizer the served model's folder or hub id")
+
     def check_format(self, delimiters: Sequence[str]) -> None:
         """Refuse a text-only server when a delimiter holds a special token: the server's text
         output drops special tokens, so the harness could never see that delimiter."""
         if self.api != "text":
             return
-        specials = [t for t in getattr(self.tokenizer.hf, "all_special_tokens", ()) if t]
+        specials = self.tokenizer.special_tokens
         for text in delimiters:
             hit = next((t for t in specials if text and t in text), None)
             if hit:
@@ -167,6 +198,9 @@ class OpenAIEngine(EngineBase):
             "base_url": self.base_url,
             "server_api": self.api,
             "requests": self._requests.__version__,
+            # the library that reads the model's tokenizer (a resume with the other one is refused)
+            "tokenizer": "transformers" if isinstance(self.tokenizer, HFTokenizer) else "tokenizers",
+            "tokenizers": _version("tokenizers"),
             "aiohttp": _version("aiohttp"),
             "max_model_len": self.max_model_len,
         }
@@ -275,7 +309,7 @@ class OpenAIEngine(EngineBase):
             body["prompt"] = self.tokenizer.decode(req.prompt_ids)
             # No stop_token_ids in the plain API: a non-special stop token becomes a stop string,
             # a special one (end of turn) ends generation on the server's own EOS handling.
-            specials = set(getattr(self.tokenizer.hf, "all_special_ids", ()))
+            specials = set(self.tokenizer.special_ids)
             stops += [self.tokenizer.decode([t]) for t in p.stop_token_ids if t not in specials]
         else:
             body["prompt"] = list(req.prompt_ids)

@@ -40,6 +40,15 @@ class HFTokenizer:
             raise EngineError(f"cannot load the tokenizer of '{model}': {_first_line(exc)}") from exc
         return cls(tok)
 
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        """The special tokens (named and extra) as strings: what a server's text output drops."""
+        return tuple(t for t in getattr(self.hf, "all_special_tokens", ()) if t)
+
+    @property
+    def special_ids(self) -> tuple[int, ...]:
+        return tuple(getattr(self.hf, "all_special_ids", ()))
+
     def encode(self, text: str) -> list[int]:
         if self._fast is not None:
             return self._fast.encode(text, add_special_tokens=False).ids
