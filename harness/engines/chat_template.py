@@ -21,17 +21,37 @@ from budgetbench.engines.base import EngineError, MissingExtraError
 MIN_JINJA = (3, 1, 6)  # older releases have known sandbox escapes (transformers refuses them too)
 
 
+CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "  # transformers' marker for continue_final_message
+
+
 def render_chat_template(source: str, messages: list[dict[str, Any]], *, add_generation_prompt: bool,
-                         special_tokens: dict[str, str], name: str = "the model") -> str:
-    """``source`` rendered for ``messages``; a template that raises is one EngineError line."""
+                         special_tokens: dict[str, str], name: str = "the model",
+                         continue_final_message: bool = False) -> str:
+    """``source`` rendered for ``messages``; a template that raises is one EngineError line.
+
+    ``continue_final_message``: the text ends inside the last message (what the template writes
+    after its content is cut), as transformers does it: a marker appended to the content, cut."""
     template = _compile(source)
     import jinja2
 
+    messages = [{k: v for k, v in m.items() if v is not None} for m in messages]  # as transformers
+    final = ""
+    if continue_final_message:
+        final = messages[-1].get("content") if messages else None
+        if not isinstance(final, str) or "content" not in source:
+            raise EngineError(f"the chat template of {name} cannot continue a final message")
+        messages[-1] = {**messages[-1], "content": final + CONTINUE_TAG}
     try:
-        return template.render(messages=messages, tools=None, documents=None,
+        text = template.render(messages=messages, tools=None, documents=None,
                                add_generation_prompt=add_generation_prompt, **special_tokens)
     except jinja2.TemplateError as exc:
         raise EngineError(f"the chat template of {name} failed: {exc}") from None
+    if not continue_final_message:
+        return text
+    if final.strip() not in text or CONTINUE_TAG.strip() not in text:
+        raise EngineError(f"the chat template of {name} drops part of the final message, which cannot be continued")
+    at = text.rindex(CONTINUE_TAG.strip())
+    return text[:at] if text[at : at + len(CONTINUE_TAG)] == CONTINUE_TAG else text[:at].rstrip()
 
 
 @lru_cache(maxsize=16)

@@ -129,6 +129,13 @@ class FileTokenizer:
         return render_chat_template(self.chat_template, [{"role": "user", "content": user_message}],
                                     add_generation_prompt=True, special_tokens=self._named, name=self.name)
 
+    def render_messages(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
+        """A whole chat (lm-eval's histories); without the generation prompt the text ends inside
+        the last message, to be continued."""
+        return render_chat_template(self.chat_template or "", messages, add_generation_prompt=add_generation_prompt,
+                                    special_tokens=self._named, name=self.name,
+                                    continue_final_message=not add_generation_prompt)
+
 
 def load_tokenizer(name: str, revision: str | None = None, trust_remote_code: bool = False) -> Any:
     """The openai engine's tokenizer: from the files with ``tokenizers``; through transformers only

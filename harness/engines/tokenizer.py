@@ -69,6 +69,12 @@ class HFTokenizer:
         messages = [{"role": "user", "content": user_message}]
         return self.hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
+    def render_messages(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
+        """A whole chat (lm-eval's histories); without the generation prompt the text ends inside
+        the last message, to be continued."""
+        return self.hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                           continue_final_message=not add_generation_prompt)
+
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()

@@ -151,3 +151,17 @@ def test_loading_needs_no_torch_and_no_transformers(monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)
     tok = load_tokenizer(str(MODEL_DIR))
     assert isinstance(tok, FileTokenizer) and tok.decode(tok.encode("a=1 b+")) == "a=1 b+"
+
+
+@pytest.mark.parametrize("template", [None, RICH_TEMPLATE])
+def test_a_whole_chat_renders_as_transformers_renders_it(tmp_path, template):
+    """lm-eval's histories: with the generation prompt, and continuing the last message."""
+    model = shutil.copytree(MODEL_DIR, tmp_path / "m")
+    if template:
+        (model / "chat_template.jinja").write_text(template, encoding="utf-8")
+    ours, theirs = FileTokenizer(model), _transformers_tokenizer(model)
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "a=1 b=2 "},
+            {"role": "assistant", "content": "a+b=3"}, {"role": "user", "content": "café  "}]
+    for messages in (chat, chat[:3]):
+        for add in (True, False):
+            assert ours.render_messages(messages, add) == theirs.render_messages(messages, add), (len(messages), add)
