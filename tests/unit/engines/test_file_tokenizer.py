@@ -165,3 +165,20 @@ def test_a_whole_chat_renders_as_transformers_renders_it(tmp_path, template):
     for messages in (chat, chat[:3]):
         for add in (True, False):
             assert ours.render_messages(messages, add) == theirs.render_messages(messages, add), (len(messages), add)
+
+
+def test_a_hub_id_fetches_only_the_tokenizer_files(monkeypatch):
+    import types
+
+    calls = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.append((repo_id, revision, tuple(allow_patterns)))
+        return str(MODEL_DIR)
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(snapshot_download=snapshot_download))
+    tok = load_tokenizer("org/model", revision="abc")
+    assert isinstance(tok, FileTokenizer) and tok.name == "org/model"
+    [(repo, revision, patterns)] = calls
+    assert (repo, revision) == ("org/model", "abc") and "tokenizer.json" in patterns
+    assert not any(p.endswith((".safetensors", ".bin")) for p in patterns)
