@@ -12,6 +12,11 @@ transformers' ``AutoTokenizer`` reads it for a ``tokenizer.json`` model:
   ``chat_template`` (a string, or a list of named templates: ``default``), rendered by
   ``chat_template.py``.
 
+Where transformers 5 departs from tokenizer.json it is not followed: it rebuilds some families'
+tokenizers from their own class (a ``qwen2`` model gets Qwen2's pre-tokenizer whatever the file
+says; real checkpoints' files already have it) and may patch old Mistral regexes. A vLLM server's
+``/tokenize`` is compared with this tokenizer at start, so such a difference stops a run there.
+
 Encoding never adds a BOS (``add_special_tokens=False``); decoding keeps special tokens. A folder
 is read offline; a hub id is fetched (only the tokenizer files) with ``huggingface_hub``, the
 ``hub`` extra. tests/unit/engines/test_file_tokenizer.py checks ids, decodings, vocabularies, EOS
