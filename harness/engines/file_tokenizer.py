@@ -61,8 +61,10 @@ class FileTokenizer:
         self._named.update({key: _content(value) for key, value in config.items()
                             if key.endswith("_token") and key not in self._named and _content(value)})
         extra = config.get("extra_special_tokens") or config.get("additional_special_tokens") or []
-        extra = list(extra.values()) if isinstance(extra, dict) else list(extra)
-        self._extra = [_content(t) for t in extra if _content(t)]
+        if isinstance(extra, dict):  # named model-specific tokens, as transformers reads them
+            self._named.update({k: _content(v) for k, v in extra.items() if isinstance(k, str) and _content(v)})
+            extra = []
+        self._extra = [_content(t) for t in extra if _content(t)] if isinstance(extra, list) else []
         self._add_missing(config, AddedToken)
         self._vocab: dict[str, int] = self._tok.get_vocab(with_added_tokens=True)
         self.chat_template: str | None = _chat_template(folder, config, self.name)
@@ -106,7 +108,9 @@ class FileTokenizer:
         have = {t.content for t in self._tok.get_added_tokens_decoder().values()}
         todo = []
         declared = config.get("added_tokens_decoder") or {}
-        for _, spec in sorted(((int(k), v) for k, v in declared.items() if isinstance(v, dict)), key=lambda kv: kv[0]):
+        declared = declared if isinstance(declared, dict) else {}
+        rows = [(int(k), v) for k, v in declared.items() if str(k).isdigit() and isinstance(v, dict)]
+        for _, spec in sorted(rows, key=lambda row: row[0]):
             if spec.get("content") and spec["content"] not in have:
                 fields = ("single_word", "lstrip", "rstrip", "normalized", "special")
                 todo.append(added_token(spec["content"], **{f: bool(spec[f]) for f in fields if f in spec}))
