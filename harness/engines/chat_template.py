@@ -31,7 +31,7 @@ def render_chat_template(source: str, messages: list[dict[str, Any]], *, add_gen
 
     ``continue_final_message``: the text ends inside the last message (what the template writes
     after its content is cut), as transformers does it: a marker appended to the content, cut."""
-    template = _compile(source)
+    template = compile_template(source)
     import jinja2
 
     messages = [{k: v for k, v in m.items() if v is not None} for m in messages]  # as transformers
@@ -55,7 +55,8 @@ def render_chat_template(source: str, messages: list[dict[str, Any]], *, add_gen
 
 
 @lru_cache(maxsize=16)
-def _compile(source: str) -> Any:
+def compile_template(source: str) -> Any:
+    """The compiled template (cached): jinja2 missing or a template that does not parse is one error."""
     try:
         import jinja2
         import jinja2.ext

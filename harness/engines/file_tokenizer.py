@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from budgetbench.engines.base import EngineError, MissingExtraError
-from budgetbench.engines.chat_template import render_chat_template
+from budgetbench.engines.chat_template import compile_template, render_chat_template
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 NAMED_SPECIALS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
@@ -68,6 +68,8 @@ class FileTokenizer:
         self._add_missing(config, AddedToken)
         self._vocab: dict[str, int] = self._tok.get_vocab(with_added_tokens=True)
         self.chat_template: str | None = _chat_template(folder, config, self.name)
+        if self.chat_template:
+            compile_template(self.chat_template)  # at load: jinja2 missing, or a template that does not parse
         eos: list[int] = []
         eos_id = self._tok.token_to_id(self._named["eos_token"]) if "eos_token" in self._named else None
         if eos_id is not None:

@@ -182,3 +182,21 @@ def test_a_hub_id_fetches_only_the_tokenizer_files(monkeypatch):
     [(repo, revision, patterns)] = calls
     assert (repo, revision) == ("org/model", "abc") and "tokenizer.json" in patterns
     assert not any(p.endswith((".safetensors", ".bin")) for p in patterns)
+
+
+@pytest.mark.parametrize("package", ["tokenizers", "jinja2"])
+def test_a_missing_package_names_the_openai_extra_at_load(monkeypatch, package):
+    from budgetbench.engines import chat_template
+
+    chat_template.compile_template.cache_clear()
+    monkeypatch.setitem(sys.modules, package, None)
+    with pytest.raises(EngineError, match=rf"'{package}' package.*budgetbench\[openai\]"):
+        load_tokenizer(str(MODEL_DIR))
+    chat_template.compile_template.cache_clear()
+
+
+def test_a_template_that_does_not_parse_is_refused_at_load(tmp_path):
+    model = shutil.copytree(MODEL_DIR, tmp_path / "m")
+    (model / "chat_template.jinja").write_text("{% for m in messages %}{{ m['content'] }}")
+    with pytest.raises(EngineError, match="does not parse"):
+        FileTokenizer(model)
