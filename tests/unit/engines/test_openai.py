@@ -297,3 +297,13 @@ def test_a_vllm_server_whose_tokenizer_disagrees_is_refused(server_factory):
     with pytest.raises(EngineError, match="tokenizer and the harness's .* disagree from token"):
         _engine(server.url)
     assert server.bodies == []  # nothing generated
+
+
+def test_a_resume_with_another_tokenizer_library_is_refused():
+    from budgetbench.results.store import spec_differences
+
+    old = {"engine": {"engine": "openai", "model": "m", "tokenizers": "0.22.0"}}
+    new = {"engine": {"engine": "openai", "model": "m", "tokenizer": "tokenizers", "tokenizers": "0.23.3"}}
+    assert spec_differences(old, new) == ["engine.tokenizer: None -> 'tokenizers'"]  # recorded before the field
+    assert spec_differences({"engine": {**new["engine"], "tokenizer": "transformers"}}, new)
+    assert spec_differences({"engine": {**new["engine"], "tokenizers": "0.19.0"}}, new) == []  # a version
