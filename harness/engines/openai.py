@@ -15,25 +15,26 @@ Continuation is a raw completion of the prompt built so far. The server's API de
 Every completion is one HTTP request (``n`` is expanded into seeds ``seed+j`` as in the other
 engines), sent from ``--max-concurrency`` threads. Under the pipeline (``submit``/``collect``)
 each completion is handed back the moment it lands and the trace's next request is sent at
-once, so up to ``--max-concurrency`` requests are in flight at all times.
+once, so up to ``--max-concurrency`` requests are in flight at all times. The tokenizer is the
+model's files read with ``tokenizers`` (``file_tokenizer.py``: no torch, no transformers); a vLLM
+server's ``/tokenize`` must agree with it at start.
 
-Faults. Transient ones are retried with exponential backoff and jitter: connection errors and
-timeouts, HTTP 408/409/429/5xx, and a 200 whose body is no usable completion (HTML, empty,
-truncated, ``finish_reason`` abort, no text, more tokens than asked...). A request the server
-refuses as such (HTTP 400/413/422, e.g. a prompt longer than its context), or one still unusable
-after the retries, is a failed sample (``SampleFailed``, handed back as ``GenResult.error``): the
-run records it with the reason and goes on (``run.sweep`` stops a run whose samples all fail).
-401/403/404 and other refusals concern every request: EngineError, a clean, resumable stop.
-The API key is sent as a header only: it is not in ``info()``, in errors or in logs.
+Faults (``openai_http.post_completion``). Transient ones are retried with exponential backoff and
+jitter: connection errors and timeouts, HTTP 408/409/429/5xx, and a 200 whose body is no usable
+completion (HTML, empty, truncated, ``finish_reason`` abort, no text, more tokens than asked...). A
+request the server refuses as such (HTTP 400/413/422, e.g. a prompt longer than its context), or
+one still unusable after the retries, is a failed sample (``SampleFailed``, handed back as
+``GenResult.error``): the run records it with the reason and goes on (``run.sweep`` stops a run
+whose samples all fail). 401/403/404 and other refusals concern every request: EngineError, a
+clean, resumable stop. The API key is sent as a header only: it is not in ``info()``, in errors
+or in logs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import json
 import queue
-import random
 import threading
 import warnings
 from dataclasses import dataclass
@@ -49,17 +50,15 @@ from budgetbench.engines.base import (
     expand_rows,
     find_stop_string,
 )
+from budgetbench.engines.openai_http import CONNECT_TIMEOUT, Unusable, _reason, normalize_base_url, post_completion
+from budgetbench.engines.file_tokenizer import load_tokenizer
 from budgetbench.engines.tokenizer import HFTokenizer
 from budgetbench.types import Completion, GenRequest, GenResult
 
-RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
-SAMPLE_STATUS = frozenset({400, 413, 422})  # the server refuses this request (not every request)
-CONNECT_TIMEOUT = 10.0
 # Sent to vLLM servers with every request: a server fills unset sampling fields from the model's
 # generation_config.json (vLLM's --generation-config auto), so a greedy run would not be neutral.
 NEUTRAL_VLLM_SAMPLING = {"top_k": -1, "min_p": 0.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
                          "frequency_penalty": 0.0}
-BACKOFF_CAP = 30.0
 # The non-neutral top_k / min_p / penalties each server API is sent, with vLLM's meaning.
 SERVER_SAMPLING = {
     "vllm": frozenset(NEUTRAL_VLLM_SAMPLING),
@@ -73,16 +72,9 @@ SERVER_SAMPLING_WHY = {
     "text": "is not a vLLM or SGLang server, and may ignore these settings without saying so",
 }
 
-
-def normalize_base_url(url: str) -> str:
-    """``http://h:8000``, ``.../v1`` and ``.../v1/completions`` all name the same API root."""
-    url = url.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise EngineError(f"--base-url must start with http:// or https://, got {url!r}")
-    for suffix in ("/completions", "/chat/completions"):
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
-    return url if url.endswith("/v1") else url + "/v1"
+# Tokenized by a vLLM server and by the harness at start (_check_tokenizer): delimiters of both
+# thinking formats, digits, a byte-level multi-token stop word, an accented word.
+TOKENIZER_PROBE = "<think>\nWait, 12+30=42.</think>\n\nFinal Answer: \\boxed{42}<|im_start|>answer 结束 café"
 
 
 @dataclass(eq=False)
@@ -128,7 +120,10 @@ class OpenAIEngine(EngineBase):
         # Only a vLLM server returns the token ids it generated; others return text, which is
         # encoded here, so a continuation would not see the very same ids (no chunking).
         self.exact_token_ids = self.api == "vllm"
-        self.tokenizer = HFTokenizer.load(tokenizer or model, revision=revision, trust_remote_code=trust_remote_code)
+        # The model's tokenizer files read with `tokenizers` (no torch, no transformers: the openai extra).
+        self.tokenizer_name = tokenizer or model
+        self.tokenizer = load_tokenizer(self.tokenizer_name, revision=revision, trust_remote_code=trust_remote_code)
+        self._check_tokenizer()
         card = next((m for m in served if m.get("id") == model), {})
         self.max_model_len = max_model_len or card.get("max_model_len")
         self.stats = EngineStats()
@@ -181,12 +176,33 @@ class OpenAIEngine(EngineBase):
             data = []
         return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
 
+    def _check_tokenizer(self) -> None:
+        """A vLLM server tokenizes a probe (the chat prompt, the thinking delimiters, non-ASCII
+        text) with its own tokenizer: ids that differ from ours would mean other text to the model
+        (a --tokenizer of another model), so the run stops before anything is sent. Servers
+        without /tokenize are not checked."""
+        if self.api != "vllm":
+            return
+        probe = self.tokenizer.render_chat(TOKENIZER_PROBE) + TOKENIZER_PROBE
+        url = self.base_url[: -len("/v1")] + "/tokenize"
+        body = {"model": self.model_id, "prompt": probe, "add_special_tokens": False}
+        try:
+            resp = self._session().post(url, json=body, headers=self._headers, timeout=(CONNECT_TIMEOUT, 30))
+            tokens = resp.json().get("tokens") if resp.status_code == 200 else None
+        except (self._requests.RequestException, ValueError, AttributeError):
+            return  # the completions will tell whether the server works
+        ours = self.tokenizer.encode(probe)
+        if isinstance(tokens, list) and tokens != ours:
+            at = next((i for i, (a, b) in enumerate(zip(tokens, ours)) if a != b), min(len(tokens), len(ours)))
+            raise EngineError(f"the server's tokenizer and the harness's ({self.tokenizer_name}) disagree from "
+                              f"token {at} of a probe: pass --tokenizer the served model's folder or hub id")
+
     def check_format(self, delimiters: Sequence[str]) -> None:
         """Refuse a text-only server when a delimiter holds a special token: the server's text
         output drops special tokens, so the harness could never see that delimiter."""
         if self.api != "text":
             return
-        specials = [t for t in getattr(self.tokenizer.hf, "all_special_tokens", ()) if t]
+        specials = self.tokenizer.special_tokens
         for text in delimiters:
             hit = next((t for t in specials if text and t in text), None)
             if hit:
@@ -213,6 +229,9 @@ class OpenAIEngine(EngineBase):
             "base_url": self.base_url,
             "server_api": self.api,
             "requests": self._requests.__version__,
+            # the library that reads the model's tokenizer (a resume with the other one is refused)
+            "tokenizer": "transformers" if isinstance(self.tokenizer, HFTokenizer) else "tokenizers",
+            "tokenizers": _version("tokenizers"),
             "aiohttp": _version("aiohttp"),
             "max_model_len": self.max_model_len,
         }
@@ -332,7 +351,7 @@ class OpenAIEngine(EngineBase):
             body["prompt"] = self.tokenizer.decode(req.prompt_ids)
             # No stop_token_ids in the plain API: a non-special stop token becomes a stop string,
             # a special one (end of turn) ends generation on the server's own EOS handling.
-            specials = set(getattr(self.tokenizer.hf, "all_special_ids", ()))
+            specials = set(self.tokenizer.special_ids)
             stops += [self.tokenizer.decode([t]) for t in p.stop_token_ids if t not in specials]
         else:
             body["prompt"] = list(req.prompt_ids)
@@ -351,23 +370,23 @@ class OpenAIEngine(EngineBase):
 
     def _parse(self, choice: dict, usage: dict, stop: Sequence[str], stop_ids: Sequence[int],
                max_tokens: int | None = None) -> Completion:
-        """A completion, or _Unusable for one that cannot be true: never a record that looks fine."""
+        """A completion, or Unusable for one that cannot be true: never a record that looks fine."""
         raw_finish = choice.get("finish_reason")
         if raw_finish not in ("stop", "length"):
-            raise _Unusable(f"the server ended a completion with finish_reason={raw_finish!r} (not stop or length)")
+            raise Unusable(f"the server ended a completion with finish_reason={raw_finish!r} (not stop or length)")
         finish = raw_finish
         if isinstance(choice.get("token_ids"), list):
             if not all(isinstance(t, int) and not isinstance(t, bool) for t in choice["token_ids"]):
-                raise _Unusable("the server sent token ids that are not integers")
+                raise Unusable("the server sent token ids that are not integers")
             ids = tuple(choice["token_ids"])
         elif isinstance(choice.get("text"), str):
             ids = tuple(self.tokenizer.encode(choice["text"]))
             self._check_count(ids, usage, finish)
         else:
-            raise _Unusable("the server sent a completion with neither text nor token ids")
+            raise Unusable("the server sent a completion with neither text nor token ids")
         counted = usage.get("completion_tokens") if "token_ids" not in choice else len(ids)
         if max_tokens is not None and isinstance(counted, int) and counted > max_tokens:
-            raise _Unusable(f"the server returned {counted} tokens where at most {max_tokens} were asked for "
+            raise Unusable(f"the server returned {counted} tokens where at most {max_tokens} were asked for "
                             "(is it honouring max_tokens?)")
         reason = choice.get("stop_reason")
         if finish == "stop" and reason is None and "stop_reason" not in choice:
@@ -397,72 +416,9 @@ class OpenAIEngine(EngineBase):
         return session
 
     async def _post(self, body: dict[str, Any], parse: Any) -> Completion:
-        """``parse(choice, usage)`` of the server's completion; a transient fault (connection, 408/429/5xx,
-        an unusable reply) is retried; SampleFailed for a refused request or when the tries run out."""
-        aiohttp, url, last = self._aiohttp, self.base_url + "/completions", ""
-        # total: the whole response, so a server that trickles bytes cannot hold a request forever
-        timeout = aiohttp.ClientTimeout(total=self.request_timeout, sock_connect=CONNECT_TIMEOUT)
-        for attempt in range(self.max_retries + 1):
-            wait = None
-            try:
-                async with self._http.post(url, json=body, headers=self._headers, timeout=timeout) as resp:
-                    reply = _Reply(resp.status, resp.headers, await resp.read())
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                last = _reason(exc)
-            else:
-                if reply.status_code == 200:
-                    try:
-                        return parse(*_first_choice(reply, url))
-                    except _Unusable as exc:
-                        last = str(exc)
-                else:
-                    last = f"HTTP {reply.status_code}"
-                    if reply.status_code in SAMPLE_STATUS:
-                        raise SampleFailed(f"http {reply.status_code}: {_detail(reply)}")
-                    if reply.status_code not in RETRY_STATUS:
-                        raise EngineError(f"the server refused a completion request ({last}: {_detail(reply)})")
-                    wait = _retry_after(reply)
-            if attempt < self.max_retries:
-                delay = min(BACKOFF_CAP, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
-                await asyncio.sleep(wait if wait is not None else delay)
-        raise SampleFailed(f"no usable completion after {self.max_retries + 1} tries ({last})")
-
-
-class _Unusable(EngineError):
-    """A 200 whose body is no usable completion: retried, then a failed sample."""
-
-
-class _Reply:
-    """A finished HTTP response, read whole (what the helpers below look at)."""
-
-    def __init__(self, status: int, headers: Any, body: bytes):
-        self.status_code, self.headers, self._body = status, headers, body
-
-    @property
-    def text(self) -> str:
-        return self._body.decode("utf-8", errors="replace")
-
-    def json(self) -> Any:
-        """The body as JSON; lone surrogates (``"\\ud800"``, valid JSON but no text) become U+FFFD."""
-        return _no_surrogates(json.loads(self._body))
-
-
-def _no_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace") if _has_surrogate(value) else value
-    if isinstance(value, list):
-        return [_no_surrogates(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _no_surrogates(v) for k, v in value.items()}
-    return value
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+        return await post_completion(self._http, self.base_url + "/completions", body, self._headers, parse,
+                                     request_timeout=self.request_timeout, max_retries=self.max_retries,
+                                     backoff=self.backoff)
 
 
 def _api_kind(served: list[dict[str, Any]]) -> str:
@@ -472,63 +428,6 @@ def _api_kind(served: list[dict[str, Any]]) -> str:
     if "sglang" in owners:
         return "sglang"
     return "text"
-
-
-def _first_choice(resp: Any, url: str) -> tuple[dict, dict]:
-    try:
-        payload = resp.json()
-        choices = payload["choices"]
-        usage = payload.get("usage") or {}
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        raise _Unusable(f"{url} answered something that is not a completion ({_body_kind(resp)})") from None
-    if not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], dict):
-        count = len(choices) if isinstance(choices, list) else "no list of"
-        raise _Unusable(f"{url} answered {count} choices where one was asked for")
-    return choices[0], usage if isinstance(usage, dict) else {}
-
-
-def _body_kind(resp: Any) -> str:
-    text = resp.text.strip()
-    if not text:
-        return "an empty body"
-    if text.startswith("<"):
-        return "an HTML page"
-    return "JSON without one completion" if text.startswith(("{", "[")) and text.endswith(("}", "]")) \
-        else "a body that is not JSON, or is cut short"
-
-
-def _reason(exc: BaseException) -> str:
-    """A short cause without URLs' query strings or headers (nothing secret reaches the user)."""
-    name = type(exc).__name__
-    text = str(exc)
-    if name == "TimeoutError" or isinstance(exc, TimeoutError):
-        return "TimeoutError: timed out"
-    for marker in ("Connection refused", "Connect call failed", "Name or service not known", "timed out",
-                   "Read timed out", "Connection reset", "Remote end closed connection", "Server disconnected"):
-        if marker in text:
-            return f"{name}: {marker}"
-    return name
-
-
-def _detail(resp: Any) -> str:
-    """The server's reason, on one line (it goes into an error message or a failed sample's record)."""
-    try:
-        detail = resp.json()
-        detail = detail.get("detail") or detail.get("error") or detail.get("message") or detail
-    except (ValueError, AttributeError):  # not JSON, or JSON that is no object
-        detail = resp.text
-    return " ".join((json.dumps(detail) if not isinstance(detail, str) else detail).split())[:200]
-
-
-def _retry_after(resp: Any) -> float | None:
-    value = resp.headers.get("Retry-After")
-    try:
-        wait = float(value) if value is not None else None
-    except ValueError:
-        return None
-    if wait is None or wait != wait:  # absent, or NaN
-        return None
-    return min(BACKOFF_CAP, max(0.0, wait))  # a negative or huge Retry-After is clamped
 
 
 def _version(package: str) -> str | None:

@@ -40,6 +40,15 @@ class HFTokenizer:
             raise EngineError(f"cannot load the tokenizer of '{model}': {_first_line(exc)}") from exc
         return cls(tok)
 
+    @property
+    def special_tokens(self) -> tuple[str, ...]:
+        """The special tokens (named and extra) as strings: what a server's text output drops."""
+        return tuple(t for t in getattr(self.hf, "all_special_tokens", ()) if t)
+
+    @property
+    def special_ids(self) -> tuple[int, ...]:
+        return tuple(getattr(self.hf, "all_special_ids", ()))
+
     def encode(self, text: str) -> list[int]:
         if self._fast is not None:
             return self._fast.encode(text, add_special_tokens=False).ids
@@ -59,6 +68,12 @@ class HFTokenizer:
             return user_message + "\n"
         messages = [{"role": "user", "content": user_message}]
         return self.hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def render_messages(self, messages: list[dict[str, Any]], add_generation_prompt: bool = True) -> str:
+        """A whole chat (lm-eval's histories); without the generation prompt the text ends inside
+        the last message, to be continued."""
+        return self.hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt,
+                                           continue_final_message=not add_generation_prompt)
 
 
 def _first_line(exc: BaseException) -> str:

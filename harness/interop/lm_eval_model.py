@@ -276,10 +276,9 @@ class BudgetBenchLM(LM):
 
     def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         tok = self.engine.tokenizer
-        hf = getattr(tok, "hf", None)
-        if hf is not None and tok.chat_template:
-            return hf.apply_chat_template(chat_history, tokenize=False, add_generation_prompt=add_generation_prompt,
-                                          continue_final_message=not add_generation_prompt)
+        render = getattr(tok, "render_messages", None)  # the engines' tokenizers; not a scripted one
+        if render is not None and tok.chat_template:
+            return render(chat_history, add_generation_prompt=add_generation_prompt)
         return tok.render_chat("\n\n".join(m["content"] for m in chat_history))
 
     @property

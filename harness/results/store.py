@@ -47,7 +47,7 @@ MODEL_NAME_FIELDS = ("model", "engine.model")
 # Engine fields that may change on resume: versions and resources, not what decides the outputs
 # (engine, model, dtype, max_model_len, server_api... must match).
 ENGINE_FREE_FIELDS = frozenset({
-    "transformers", "torch", "vllm", "requests", "aiohttp", "device", "base_url", "batch_size",
+    "transformers", "torch", "vllm", "requests", "aiohttp", "tokenizers", "device", "base_url", "batch_size",
     "gpu_memory_utilization", "tensor_parallel_size", "enforce_eager", "max_concurrency", "request_timeout",
     "max_retries",
 })

@@ -26,6 +26,8 @@ CORPUS = [
     "system user assistant A) B) C) D) Think for up to tokens steps.",
 ]
 
+QWEN2_PRETOKENIZE = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"""
+                     r"""\s*[\r\n]+|\s+(?!\S)|\s+""")
 CHATML = (
     "{% for message in messages %}"
     "{% if loop.first and message['role'] != 'system' %}"
@@ -52,7 +54,7 @@ def build_random_model(path: str | Path, fmt: str = "think", *, seed: int = 0, b
     ``heads`` sets the attention heads of the 64-wide model: vLLM's CPU kernels need a head
     dimension of at least 32, so tests that run vLLM build theirs with ``heads=2``."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
     if fmt not in ("think", "think-split", "s1"):
@@ -63,7 +65,14 @@ def build_random_model(path: str | Path, fmt: str = "think", *, seed: int = 0, b
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     added = ["<think>", "</think>"] if fmt == "think" else []
     bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # Qwen2's own normalizer and pre-tokenizer, as a real Qwen2 checkpoint's tokenizer.json has them:
+    # transformers 5 rebuilds a qwen2 model's tokenizer with these whatever tokenizer.json says, so
+    # the file and every reader of it (transformers 4 and 5, tokenizers alone, a vLLM server) agree.
+    bpe.normalizer = normalizers.NFC()
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PRETOKENIZE), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=400,

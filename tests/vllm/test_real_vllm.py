@@ -149,9 +149,15 @@ def test_openai_engine_against_a_real_vllm_server_equals_hf(models, hf_reference
     with VLLMServer(models["think-split"], free_port()) as server:
         bench(*run_args(models["think-split"], out, "--engine", "openai", "--base-url", server.url,
                         "--max-concurrency", "8"))
+        # The server's /tokenize is checked against the harness's tokenizer: another model's is refused.
+        wrong = bench(*run_args(models["think-split"], tmp_path / "wrong", "--engine", "openai", "--base-url",
+                                server.url, "--tokenizer", str(models["think"])), check=False)
+    assert wrong.returncode == 2 and "disagree from token" in wrong.stderr, wrong.stderr
+    assert not (tmp_path / "wrong").exists()
     assert_same_records(by_key(out), hf_reference["think-split"])
     spec = json.loads((out / "spec.json").read_text())
     assert spec["engine"]["server_api"] == "vllm"  # token ids in and out
+    assert spec["engine"]["tokenizer"] == "tokenizers"  # read without transformers
 
 
 def test_native_thinking_budget_on_real_vllm(models, tmp_path):

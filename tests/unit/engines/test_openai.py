@@ -28,11 +28,13 @@ class Raw:
 
 
 class FakeServer:
-    """Answers /v1/models with ``owner`` and /v1/completions through ``reply(body) -> (status, json)``
-    (or ``Raw`` bytes)."""
+    """Answers /v1/models with ``owner``, /v1/completions through ``reply(body) -> (status, json)``
+    (or ``Raw`` bytes) and /tokenize through ``tokenize(body)`` (404 unless given, as a server
+    without the endpoint)."""
 
-    def __init__(self, owner: str = "vllm", reply=None):
-        self.owner, self.bodies, self.headers = owner, [], []
+    def __init__(self, owner: str = "vllm", reply=None, tokenize=None):
+        self.owner, self.bodies, self.headers, self.tokenize_bodies = owner, [], [], []
+        self.tokenize = tokenize or (lambda body: (404, {"detail": "Not Found"}))
         self.reply = reply or (lambda body: (200, {"choices": [{"text": "", "finish_reason": "length"}]}))
         fake = self
 
@@ -69,6 +71,9 @@ class FakeServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path == "/tokenize":
+                    fake.tokenize_bodies.append(body)
+                    return self._send(*fake.tokenize(body))
                 fake.bodies.append(body)
                 fake.headers.append(dict(self.headers))
                 self._send(*fake.reply(body))
@@ -368,3 +373,41 @@ def test_a_plain_server_refuses_any_setting_it_may_ignore_before_sending(server_
     with pytest.raises(EngineError, match=flag):  # a caller that did not ask first gets the same error
         engine.generate([_sampled(**{name: SAMPLING[name]})])
     assert server.bodies == []
+def test_the_tokenizer_is_read_from_files_without_transformers(server_factory):
+    from budgetbench.engines.file_tokenizer import FileTokenizer
+
+    engine = _engine(server_factory().url)
+    assert isinstance(engine.tokenizer, FileTokenizer)
+    assert engine.info()["tokenizer"] == "tokenizers"
+
+
+def test_a_vllm_server_whose_tokenizer_agrees_is_accepted(server_factory):
+    from budgetbench.engines.file_tokenizer import FileTokenizer
+
+    tok = FileTokenizer(MODEL_DIR)
+    server = server_factory(tokenize=lambda body: (200, {"tokens": tok.encode(body["prompt"]), "count": 0}))
+    _engine(server.url)
+    [body] = server.tokenize_bodies
+    assert body["add_special_tokens"] is False and body["model"] == "m"
+    assert body["prompt"].startswith(tok.render_chat("x")[:5]) and "</think>" in body["prompt"]
+
+
+def test_a_vllm_server_whose_tokenizer_disagrees_is_refused(server_factory):
+    """A --tokenizer of another model would send ids that mean other text to the served model."""
+    from budgetbench.engines.file_tokenizer import FileTokenizer
+
+    tok = FileTokenizer(MODEL_DIR)
+    server = server_factory(tokenize=lambda body: (200, {"tokens": tok.encode(body["prompt"])[:-3] + [5, 6, 7]}))
+    with pytest.raises(EngineError, match="tokenizer and the harness's .* disagree from token"):
+        _engine(server.url)
+    assert server.bodies == []  # nothing generated
+
+
+def test_a_resume_with_another_tokenizer_library_is_refused():
+    from budgetbench.results.store import spec_differences
+
+    old = {"engine": {"engine": "openai", "model": "m", "tokenizers": "0.22.0"}}
+    new = {"engine": {"engine": "openai", "model": "m", "tokenizer": "tokenizers", "tokenizers": "0.23.3"}}
+    assert spec_differences(old, new) == ["engine.tokenizer: None -> 'tokenizers'"]  # recorded before the field
+    assert spec_differences({"engine": {**new["engine"], "tokenizer": "transformers"}}, new)
+    assert spec_differences({"engine": {**new["engine"], "tokenizers": "0.19.0"}}, new) == []  # a version
