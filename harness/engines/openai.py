@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import importlib.util
 import queue
 import threading
 import warnings
@@ -45,6 +46,7 @@ from budgetbench.engines.base import (
     CONTEXT_FULL,
     EngineError,
     EngineStats,
+    MissingExtraError,
     Row,
     SampleFailed,
     expand_rows,
@@ -105,7 +107,10 @@ class OpenAIEngine(EngineBase):
         revision: str | None = None,
         trust_remote_code: bool = False,
     ):
-        import requests  # light, but only this engine needs it
+        for package in ("requests", "aiohttp"):  # the openai extra: only this engine needs them
+            if importlib.util.find_spec(package) is None:
+                raise MissingExtraError(package, "openai")
+        import requests
 
         self._requests = requests
         self.model_id = model
