@@ -35,7 +35,7 @@ def test_files_and_printed_reading(report):
         image = mpimg.imread(out / f"{name}.png")
         assert image[..., :3].std() > 0.05, name  # not a blank canvas
         assert (out / f"{name}.svg").read_text().lstrip().startswith("<?xml")
-    assert "BF on toy_sum (model): problems reach their best accuracy within 2 points" in proc.stdout
+    assert "BF on toy_sum (toy/model): problems reach their best accuracy within 2 points" in proc.stdout
     assert "Budget advisor by terms" in proc.stdout and "Sequential vs parallel at equal cost" in proc.stdout
 
 
