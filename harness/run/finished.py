@@ -54,7 +54,7 @@ def finished_records(config: RunConfig, method_cls: type, task: str, source: str
     if not _within(old, budgets, config.waits, samples, config.limit):
         return None
     parsed = parse_samples(store.samples_path)
-    done = {record_key(r) for r in parsed.records}
+    done = {record_key(r) for r in parsed.records if r.get("error") is None}  # a failed sample runs again
     planned = 0
     for problem in problems:
         for budget in run_budgets:

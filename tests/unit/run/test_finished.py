@@ -133,3 +133,17 @@ def test_several_runs_load_the_model_once_only_for_what_is_left(tmp_path):
     again = execute_many([first, second], engine_factory=refuse)
     assert [o.loaded for o in again] == [False, False]
     assert [o.records for o in again] == [o.records for o in outcomes]
+
+
+def test_a_run_with_a_failed_sample_loads_the_engine_to_try_it_again(tmp_path):
+    """A failed sample (``error``) is on disk but not done: the rerun loads the model and retries it."""
+    execute(_config(tmp_path), engine_factory=load)
+    samples = tmp_path / "out" / "samples.jsonl"
+    lines = samples.read_bytes().splitlines(keepends=True)
+    failed = {**json.loads(lines[0]), "error": "http 400: too long", "correct": False, "extracted": None}
+    samples.write_bytes(json.dumps(failed).encode() + b"\n" + b"".join(lines[1:]))
+    with pytest.raises(Loaded):
+        execute(_config(tmp_path), engine_factory=refuse)
+    with pytest.warns(UserWarning, match="1 failed samples are tried again"):
+        outcome = execute(_config(tmp_path), engine_factory=load)
+    assert outcome.loaded and outcome.stats.finished == 1 and not any("error" in r for r in outcome.records)
