@@ -265,6 +265,7 @@ class BudgetBenchLM(LM):
     def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
         jobs = self._start_jobs([r.args for r in requests])
         self._drive(jobs, disable_tqdm)
+        _check_failures(jobs)
         self.records = [self._record(i, job) for i, job in enumerate(jobs)]
         if self.config.records:
             with open(self.config.records, "a", encoding="utf-8") as f:
@@ -355,3 +356,20 @@ class BudgetBenchLM(LM):
 
 
 __all__ = ["BudgetBenchLM", "GenSettings", "ModelConfig", "MODEL_NAME"]
+
+
+def _check_failures(jobs: Sequence[_Job]) -> None:
+    """Failed samples (a request the server refused, or a reply unusable after the retries) score
+    as empty answers in lm-eval, which has no "failed": when every request failed, nothing is
+    scored (EngineError, as ``bench run`` stops); when some did, a warning counts them."""
+    from budgetbench.engines.base import EngineError
+
+    failed = [job.trace.error for job in jobs if job.trace.error is not None]
+    if not failed:
+        return
+    if len(failed) == len(jobs):
+        raise EngineError(f"every one of the {len(jobs)} requests failed (the first: {failed[0]}): nothing is "
+                          "scored; check the server and the model's context length")
+    log.warning(
+        "%d of %d requests failed and score as empty answers (the first: %s); with records=FILE their "
+        "records carry the error", len(failed), len(jobs), failed[0])
