@@ -113,6 +113,7 @@ class OpenAIEngine(EngineBase):
         import requests
 
         self._requests = requests
+        self._ids_below: int | None = None  # _id_limit
         self.model_id = model
         self.base_url = normalize_base_url(base_url)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -384,6 +385,8 @@ class OpenAIEngine(EngineBase):
             if not all(isinstance(t, int) and not isinstance(t, bool) for t in choice["token_ids"]):
                 raise Unusable("the server sent token ids that are not integers")
             ids = tuple(choice["token_ids"])
+            if ids and not (min(ids) >= 0 and max(ids) < self._id_limit()):  # decode would raise or drop them
+                raise Unusable(f"the server sent token ids outside the tokenizer's 0..{self._id_limit() - 1}")
         elif isinstance(choice.get("text"), str):
             ids = tuple(self.tokenizer.encode(choice["text"]))
             self._check_count(ids, usage, finish)
@@ -401,6 +404,12 @@ class OpenAIEngine(EngineBase):
             else:
                 reason = find_stop_string(self.tokenizer.decode(ids[-8:]) if ids else "", stop)
         return Completion(ids, self.tokenizer.decode(ids), finish, reason)
+
+    def _id_limit(self) -> int:
+        """One more than the tokenizer's largest id (computed once)."""
+        if self._ids_below is None:
+            self._ids_below = max(self.tokenizer.vocab().values(), default=-1) + 1
+        return self._ids_below
 
     def _check_count(self, ids: tuple[int, ...], usage: dict, finish: str) -> None:
         """The server's own count (which may include a stripped end-of-turn token) must match."""

@@ -305,6 +305,9 @@ UNUSABLE = [
     ({"choices": [{"text": None, "finish_reason": "stop"}]}, "neither text nor token ids"),
     ({"choices": [{"text": "", "token_ids": list(range(9)), "finish_reason": "length"}]}, "returned 9 tokens"),
     ({"choices": [{"text": "", "token_ids": [5, "6"], "finish_reason": "length"}]}, "token ids that are not integers"),
+    ({"choices": [{"text": "", "token_ids": [5, -1], "finish_reason": "length"}]}, "token ids outside the tokenizer's"),
+    ({"choices": [{"text": "", "token_ids": [2**70], "finish_reason": "length"}]}, "token ids outside the tokenizer's"),
+    ({"choices": [{"text": "", "token_ids": [10**6], "finish_reason": "length"}]}, "token ids outside the tokenizer's"),
 ]
 
 
