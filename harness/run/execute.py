@@ -85,11 +85,11 @@ def execute_many(configs: Sequence[RunConfig], engine: Engine | None = None, *,
     if engine is None and len({(c.engine, c.model, repr(sorted(c.engine_options.items()))) for c in configs}) > 1:
         raise UserError("runs executed together share one model and engine settings")
     checked: list[_Checked] = []
+    claimed: dict[Path, int] = {}  # output folder -> the run that writes it
     try:
         for i, config in enumerate(configs, 1):
             with _naming_the_run(configs, i):
-                checked.append(_check(config, engine_given=engine is not None))
-        _check_distinct_outputs(checked)
+                checked.append(_check(config, engine_given=engine is not None, claimed=claimed))
         finished: dict[int, RunOutcome] = {}
         if engine is None:  # a finished run is recognised before the model loads
             for i, run in enumerate(checked, 1):
@@ -126,7 +126,7 @@ def _naming_the_run(configs: Sequence[RunConfig], i: int) -> Iterator[None]:
         raise UserError(f"run {i} ({config.task}, {config.method}): {exc}") from None
 
 
-def _check(config: RunConfig, *, engine_given: bool) -> _Checked:
+def _check(config: RunConfig, *, engine_given: bool, claimed: dict[Path, int]) -> _Checked:
     """Every check that needs no model: flags, task data, budgets, size, the output directory."""
     method_cls = load_method(config.method)
     check_format_name(config.thinking_format)
@@ -147,6 +147,7 @@ def _check(config: RunConfig, *, engine_given: bool) -> _Checked:
     if not engine_given:
         _check_model_path(config.model)
     output = Path(config.output) if config.output else default_output(task.name, config.model, config.method)
+    _claim(output, claimed)  # before the lock: two runs of one invocation would refuse each other's
     store = ResultStore(output)
     old = store.precheck()  # cheap checks before loading a model (and the lock, when resuming)
     source = data_source_label(task.source(data_dir), data_dir)
@@ -166,14 +167,13 @@ def _finished(run: _Checked) -> RunOutcome | None:
     return RunOutcome(run.store.dir, RunStats(skipped=planned), records, loaded=False)
 
 
-def _check_distinct_outputs(checked: Sequence[_Checked]) -> None:
-    seen: dict[Path, int] = {}
-    for i, run in enumerate(checked, 1):
-        where = run.store.dir.resolve()
-        if where in seen:
-            raise UserError(f"runs {seen[where]} and {i} would both write to {run.store.dir}: give them "
-                            "different outputs")
-        seen[where] = i
+def _claim(output: Path, claimed: dict[Path, int]) -> None:
+    """Two runs of one invocation must not write one folder (``claimed``: folders of earlier runs)."""
+    where = output.resolve()
+    if where in claimed:
+        raise UserError(f"runs {claimed[where]} and {len(claimed) + 1} would both write to {output}: give them "
+                        "different outputs")
+    claimed[where] = len(claimed) + 1
 
 
 def _plan(run: _Checked, engine: Engine) -> _Planned:

@@ -147,3 +147,15 @@ def test_a_run_with_a_failed_sample_loads_the_engine_to_try_it_again(tmp_path):
     with pytest.warns(UserWarning, match="1 failed samples are tried again"):
         outcome = execute(_config(tmp_path), engine_factory=load)
     assert outcome.loaded and outcome.stats.finished == 1 and not any("error" in r for r in outcome.records)
+
+
+def test_two_runs_resuming_into_one_folder_are_told_so_not_that_another_process_writes(tmp_path):
+    """The folder is claimed before its lock is taken: the second run is not refused by the first's lock."""
+    from dataclasses import replace
+
+    from budgetbench.run.execute import execute_many
+
+    first = _config(tmp_path)
+    execute(first, engine_factory=load)  # the folder exists: a resume takes its lock at precheck
+    with pytest.raises(UserError, match="runs 1 and 2 would both write to"):
+        execute_many([first, replace(first, budgets=("16",))], engine_factory=refuse)
