@@ -149,11 +149,14 @@ def public_info(info: dict[str, Any]) -> dict[str, Any]:
 
 def legacy_equal(field: str, old: Any, new: Any) -> bool:
     """A value of a spec written before paths were kept out of it that names what ``new`` names:
-    the model's absolute path and its label, the data file's path and ``local:FILE``."""
+    the model's path (absolute, or relative as typed) and its label, the data file's path and
+    ``local:FILE``."""
     if not (isinstance(old, str) and isinstance(new, str) and old != new):
         return False
     if field == "data_source" and not os.path.isabs(old):
         return public_text(old) == new  # a source that names a folder (lm_eval:TASK from DIR)
+    if field in ("model", "engine.model") and not os.path.isabs(old):
+        return is_local_model(old) and model_label(old) == new  # a folder as typed (``./mymodel``)
     if not os.path.isabs(old):
         return False
     if field in ("model", "engine.model"):

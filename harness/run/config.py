@@ -52,7 +52,18 @@ def default_output(task: str, model: str, method: str) -> Path:
     organisation and name (``org__name``), a local folder's parent and name (``models__s1.1-32B``),
     so two models of one name do not share a folder."""
     tag = re.sub(r"[^A-Za-z0-9._-]+", "_", model_label(model).replace("/", "__"))
-    return Path("results") / task / tag / method.replace("+", "_")
+    output = Path("results") / task / tag / method.replace("+", "_")
+    legacy = Path("results") / task / _legacy_tag(model) / method.replace("+", "_")
+    if legacy != output and (legacy / "spec.json").is_file() and not output.exists():
+        return legacy  # a run started before labels (the model as typed): the same command resumes it
+    return output
+
+
+def _legacy_tag(model: str) -> str:
+    """The folder name default_output gave before model labels: the last two parts as typed."""
+    path = Path(model.rstrip("/"))
+    parts = [p for p in path.parts[-2:] if p not in ("/", ".", "..", "~")] or [model]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "__".join(parts))
 
 
 def redact_secrets(argv: list[str]) -> list[str]:

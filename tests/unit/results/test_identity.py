@@ -157,3 +157,19 @@ def test_a_moved_model_and_a_spec_with_absolute_paths_are_the_same_run(tmp_path)
     with ResultStore(tmp_path / "r") as store:
         store.open(new)  # resumed: the merged spec holds no path any more
     assert "/home/u" not in (tmp_path / "r" / "spec.json").read_text()
+
+
+def test_a_run_started_with_a_relative_model_folder_before_labels_resumes(tmp_path, chdir):
+    """Before labels, ``--model mymodel`` was recorded as typed and gave results/T/mymodel/M: the same
+    command still finds that folder, and its spec is the same run."""
+    _model(tmp_path / "work" / "mymodel")
+    chdir(tmp_path / "work")
+    assert default_output("t", "mymodel", "m").as_posix() == "results/t/work__mymodel/m"
+    legacy = tmp_path / "work" / "results" / "t" / "mymodel" / "m"
+    legacy.mkdir(parents=True)
+    (legacy / "spec.json").write_text("{}")
+    assert default_output("t", "mymodel", "m").as_posix() == "results/t/mymodel/m"  # the old run's folder
+    new = {"model": "work/mymodel", "engine": {"engine": "hf", "model": "work/mymodel"}}
+    old = {"model": "mymodel", "engine": {"engine": "hf", "model": "./mymodel"}}
+    assert spec_differences(old, new) == []
+    assert spec_differences({**old, "model": "othermodel"}, new) == ["model: 'othermodel' -> 'work/mymodel'"]
