@@ -46,7 +46,6 @@ class _Checked:
     config: RunConfig
     task: Any
     problems: Any
-    data_dir: Any
     method_cls: type
     store: ResultStore
     data_sha256: str
@@ -151,7 +150,7 @@ def _check(config: RunConfig, *, engine_given: bool, claimed: dict[Path, int]) -
     store = ResultStore(output)
     old = store.precheck()  # cheap checks before loading a model (and the lock, when resuming)
     source = data_source_label(task.source(data_dir), data_dir)
-    return _Checked(config, task, problems, data_dir, method_cls, store, data_sha256, budgets, source,
+    return _Checked(config, task, problems, method_cls, store, data_sha256, budgets, source,
                     model_fingerprint(config.model), old)
 
 
