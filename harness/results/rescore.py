@@ -18,6 +18,7 @@ from pathlib import Path
 from budgetbench.errors import UserError
 from budgetbench.grading import grade_many
 from budgetbench.results.reader import SAMPLES_FILE, is_results_dir, Warn, parse_samples, read_spec, warn_damaged
+from budgetbench.results.schema import is_failed_record
 from budgetbench.results.store import ResultStore, write_atomic
 from budgetbench.tasks import Task, get_task
 
@@ -55,7 +56,7 @@ def rescore(directory: str | Path, timeout: float = 5.0, *, warn: Warn | None = 
         path = directory / SAMPLES_FILE
         parsed = parse_samples(path)
         warn_damaged(parsed, warn or (lambda message: warnings.warn(message, stacklevel=2)))
-        records = [r for r in parsed.records if r.get("error") is None]
+        records = [r for r in parsed.records if not is_failed_record(r)]
         grades = _grade(task, records, timeout) if records else []
         changed = up = down = 0
         for record, g in zip(records, grades):

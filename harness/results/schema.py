@@ -57,6 +57,11 @@ class PromptRecord(TypedDict):
 
 CORE_FIELDS: tuple[str, ...] = tuple(get_type_hints(_Core))
 METHOD_FIELDS: tuple[str, ...] = tuple(k for k in get_type_hints(SampleRecord) if k not in CORE_FIELDS)
+def is_failed_record(record: dict[str, Any]) -> bool:
+    """A failed sample (its ``error`` says why): no answer, and a rerun tries it again."""
+    return record.get("error") is not None
+
+
 TEXT_FIELDS = ("thinking_text", "answer_text")  # the bulk of a record: left out where only numbers are read
 PROMPT_FIELDS: tuple[str, ...] = tuple(get_type_hints(PromptRecord))
 KEY_FIELDS = ("problem_id", "budget", "waits", "sample")  # one record per key in a results directory

@@ -33,7 +33,7 @@ from budgetbench.errors import UserError
 from budgetbench.results.identity import legacy_equal
 from budgetbench.results.reader import (PROMPT_KEY_FIELDS, PROMPTS_FILE, SAMPLES_FILE, SPEC_FILE, parse_samples,
                                         read_spec, warn_damaged)
-from budgetbench.results.schema import KEY_FIELDS
+from budgetbench.results.schema import KEY_FIELDS, is_failed_record
 
 LOCK_FILE = ".lock"
 FSYNC_INTERVAL_S = 1.0  # appended records are fsync'ed at least this often
@@ -176,13 +176,13 @@ class ResultStore:
         warn_damaged(parsed)  # damaged lines stay; their samples are generated again
         self.retried = self._drop_failed(parsed)
         self._out = self.samples_path.open("a", encoding="utf-8")
-        return {record_key(r) for r in parsed.records if r.get("error") is None}
+        return {record_key(r) for r in parsed.records if not is_failed_record(r)}
 
     def _drop_failed(self, parsed: Any) -> int:
         """Rewrite samples.jsonl without its failed samples (they run again); how many there were."""
-        failed = [r for r in parsed.records if r.get("error") is not None]
+        failed = [r for r in parsed.records if is_failed_record(r)]
         if failed:
-            keep = [raw for raw, r in parsed.lines if r is None or r.get("error") is None]
+            keep = [raw for raw, r in parsed.lines if r is None or not is_failed_record(r)]
             write_atomic(self.samples_path, b"".join(raw + b"\n" for raw in keep))
             warnings.warn(f"{len(failed)} failed samples are tried again (the first failed with: "
                           f"{failed[0]['error']})", stacklevel=3)

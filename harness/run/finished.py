@@ -28,6 +28,7 @@ from budgetbench.errors import UserError
 from budgetbench.formats import resolve_format
 from budgetbench.methods.base import run_key
 from budgetbench.results.reader import parse_samples, warn_damaged
+from budgetbench.results.schema import is_failed_record
 from budgetbench.results.store import ENGINE_FREE_FIELDS, ResultStore, record_key, spec_differences
 from budgetbench.run.config import RunConfig, settings_spec
 from budgetbench.types import Problem
@@ -54,7 +55,7 @@ def finished_records(config: RunConfig, method_cls: type, task: str, source: str
     if not _within(old, budgets, config.waits, samples, config.limit):
         return None
     parsed = parse_samples(store.samples_path)
-    done = {record_key(r) for r in parsed.records if r.get("error") is None}  # a failed sample runs again
+    done = {record_key(r) for r in parsed.records if not is_failed_record(r)}  # a failed sample runs again
     planned = 0
     for problem in problems:
         for budget in run_budgets:
